@@ -1,0 +1,267 @@
+"""The data plane: resolve the model spec, check inputs, run the model, account for the request.
+
+Every API call of both protocols goes through here; metrics and errors wrap each call once.
+"""
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.batching.scheduler import DirectScheduler
+from service.core.types import (
+    Classification,
+    Metadata,
+    ModelQuery,
+    Prediction,
+    Regression,
+    Served,
+)
+from service.core.validation import check_inputs
+from service.errors import InvalidArgument, NotFound, ServingError, Unavailable
+from service.metrics import UNKNOWN_MODEL, Metrics
+from service.repository.lease import ServedVersion
+from service.repository.manager import ModelManager, VersionStatus
+from service.runtime.model_version import ModelVersion
+from service.runtime.signature import CLASSIFY, DEFAULT_SIGNATURE, REGRESS, Signature
+
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_rows_per_request: int
+
+
+@dataclass
+class Tally:
+    """The labels of one request, filled in as the core learns them."""
+
+    model: str = UNKNOWN_MODEL
+    version: str = ""
+    signature: str = ""
+
+    def served(self, version: ModelVersion, signature: str = "") -> None:
+        self.model, self.version, self.signature = version.name, str(version.version), signature
+
+
+class DataPlane:
+    """One implementation of Predict, Classify, Regress, MultiInference, metadata and status."""
+
+    def __init__(
+        self, manager: ModelManager, scheduler: DirectScheduler, metrics: Metrics, limits: Limits
+    ) -> None:
+        self._manager = manager
+        self._scheduler = scheduler
+        self._metrics = metrics
+        self._limits = limits
+        self._draining = False
+        self._inflight = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def drain(self) -> None:
+        """Refuse new requests from now on; those in flight go on."""
+        self._draining = True
+
+    @property
+    def inflight(self) -> int:
+        return self._inflight
+
+    def unready_models(self) -> list[str]:
+        return self._manager.unready_models()
+
+    @contextmanager
+    def call(self, method: str, protocol: str) -> Iterator[Tally]:
+        """Account for one request: in-flight gauge, duration, and its outcome's code."""
+        started = time.perf_counter()
+        tally = Tally()
+        code = "OK"
+        self._inflight += 1
+        inflight = self._metrics.inflight.labels(protocol)
+        inflight.inc()
+        try:
+            if self._draining:
+                raise Unavailable("the server is shutting down")
+            yield tally
+        except ServingError as e:
+            code = e.code
+            raise
+        except asyncio.CancelledError:
+            code = "CANCELLED"
+            raise
+        except BaseException:
+            code = "INTERNAL"
+            raise
+        finally:
+            self._inflight -= 1
+            inflight.dec()
+            self._metrics.requests.labels(
+                tally.model, tally.version, tally.signature, method, protocol, code
+            ).inc()
+            self._metrics.request_duration.labels(
+                tally.model, tally.version, method, protocol
+            ).observe(time.perf_counter() - started)
+
+    # -- inference ----------------------------------------------------------------------------
+
+    async def predict(
+        self,
+        tally: Tally,
+        query: ModelQuery,
+        inputs: dict[str, np.ndarray],
+        output_filter: list[str],
+        deadline: float | None,
+    ) -> Prediction:
+        served = self._lease(tally, query)
+        with served.lease() as model:
+            signature = self._signature(model, query)
+            tally.served(model, signature.name)
+            outputs = _output_filter(model.name, signature, output_filter)
+            check_inputs(
+                model.name, signature, inputs, model.facts, self._limits.max_rows_per_request
+            )
+            result = await self._scheduler.run(model, signature.name, inputs, outputs, deadline)
+            return Prediction(Served(model.name, model.version, signature.name), result)
+
+    async def classify(
+        self, tally: Tally, query: ModelQuery, examples: list[bytes], deadline: float | None
+    ) -> Classification:
+        served = self._lease(tally, query)
+        with served.lease() as model:
+            signature = self._signature(model, query, CLASSIFY)
+            tally.served(model, signature.name)
+            result = await self._run_examples(model, signature, examples, deadline)
+            scores = result.get("scores")
+            classes = result.get("classes")
+            rows = len(examples)
+            scores = None if scores is None else scores.reshape(rows, -1)
+            classes = None if classes is None else classes.reshape(rows, -1)
+            width = (scores if scores is not None else classes).shape[1]
+            pairs = [
+                [
+                    (
+                        _text(classes[i, j]) if classes is not None else "",
+                        float(scores[i, j]) if scores is not None else 0.0,
+                    )
+                    for j in range(width)
+                ]
+                for i in range(rows)
+            ]
+            return Classification(Served(model.name, model.version, signature.name), pairs)
+
+    async def regress(
+        self, tally: Tally, query: ModelQuery, examples: list[bytes], deadline: float | None
+    ) -> Regression:
+        served = self._lease(tally, query)
+        with served.lease() as model:
+            signature = self._signature(model, query, REGRESS)
+            tally.served(model, signature.name)
+            result = await self._run_examples(model, signature, examples, deadline)
+            values = result["outputs"].reshape(len(examples), -1)
+            if values.shape[1] != 1:
+                raise InvalidArgument(
+                    f"model {model.name!r} signature {signature.name!r}: regression gives "
+                    f"{values.shape[1]} values per example; expected one"
+                )
+            return Regression(
+                Served(model.name, model.version, signature.name), values[:, 0].tolist()
+            )
+
+    async def _run_examples(
+        self,
+        model: ModelVersion,
+        signature: Signature,
+        examples: list[bytes],
+        deadline: float | None,
+    ) -> dict[str, np.ndarray]:
+        if not examples:
+            raise InvalidArgument("the request holds no examples")
+        if len(signature.inputs) != 1:
+            raise InvalidArgument(
+                f"signature {signature.name!r} takes {len(signature.inputs)} inputs; "
+                "classify and regress need one input of serialized tf.Examples"
+            )
+        (spec,) = signature.inputs.values()
+        if spec.dtype != object:
+            raise InvalidArgument(
+                f"signature {signature.name!r} input {spec.name!r} is {spec.describe()}; "
+                "classify and regress need serialized tf.Examples (string)"
+            )
+        if len(examples) > self._limits.max_rows_per_request:
+            raise InvalidArgument(
+                f"{len(examples)} examples; at most {self._limits.max_rows_per_request} per request"
+            )
+        batch = {spec.name: np.array(examples, dtype=object)}
+        return await self._scheduler.run(model, signature.name, batch, (), deadline)
+
+    # -- metadata and status ------------------------------------------------------------------
+
+    def metadata(self, tally: Tally, query: ModelQuery) -> Metadata:
+        served = self._lease(tally, query)
+        with served.lease() as model:
+            tally.served(model)
+            return Metadata(Served(model.name, model.version, ""), dict(model.signatures))
+
+    def status(self, tally: Tally, name: str, version: int | None) -> list[VersionStatus]:
+        statuses = self._manager.status(name, version)
+        tally.model = name
+        tally.version = "" if version is None else str(version)
+        return statuses
+
+    def signature_of(self, tally: Tally, query: ModelQuery) -> Signature:
+        """The signature a query will use: REST decodes JSON by its input dtypes."""
+        with self._lease(tally, query).lease() as model:
+            return self._signature(model, query)
+
+    def lease(self, tally: Tally, query: ModelQuery) -> ServedVersion:
+        """A leased version for callers outside inference (parameter summaries)."""
+        return self._lease(tally, query)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _lease(self, tally: Tally, query: ModelQuery) -> ServedVersion:
+        if not query.name:
+            raise InvalidArgument("the model spec has no model name")
+        if not MODEL_NAME.fullmatch(query.name):
+            raise InvalidArgument(
+                f"model name {query.name[:100]!r} is not valid: letters, digits, '.', '_', '-'"
+            )
+        served = self._manager.lease(query.name, query.version, query.label)
+        tally.served(served.model)
+        return served
+
+    def _signature(self, model: ModelVersion, query: ModelQuery, method: str = "") -> Signature:
+        name = query.signature or DEFAULT_SIGNATURE
+        signature = model.signatures.get(name)
+        if signature is None:
+            raise NotFound(
+                f"model {model.name!r} version {model.version} has no signature {name!r}; "
+                f"it has {sorted(model.signatures)}"
+            )
+        if method and signature.method_name != method:
+            raise InvalidArgument(
+                f"signature {name!r} of model {model.name!r} has method "
+                f"{signature.method_name!r}; this call needs {method!r}"
+            )
+        return signature
+
+
+def _output_filter(model: str, signature: Signature, names: list[str]) -> tuple[str, ...]:
+    unknown = sorted(set(names) - set(signature.outputs))
+    if unknown:
+        raise InvalidArgument(
+            f"model {model!r} signature {signature.name!r} has no output {unknown}; "
+            f"outputs are {sorted(signature.outputs)}"
+        )
+    if len(set(names)) != len(names):
+        raise InvalidArgument(f"output_filter names an output twice: {names}")
+    return tuple(names)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

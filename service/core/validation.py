@@ -1,0 +1,56 @@
+"""Inputs checked against a signature before anything runs, with messages that name the input."""
+
+import numpy as np
+
+from service.errors import InvalidArgument
+from service.runtime.facts import ExportFacts
+from service.runtime.signature import Signature
+
+
+def check_inputs(
+    model: str,
+    signature: Signature,
+    inputs: dict[str, np.ndarray],
+    facts: ExportFacts,
+    max_rows: int,
+) -> None:
+    """The exact set of inputs, each of the signature's dtype, rank and known dimensions."""
+    where = f"model {model!r} signature {signature.name!r}"
+    missing = sorted(set(signature.inputs) - set(inputs))
+    extra = sorted(set(inputs) - set(signature.inputs))
+    if missing or extra:
+        parts = [f"missing {missing}" if missing else "", f"unknown {extra}" if extra else ""]
+        raise InvalidArgument(
+            f"{where}: inputs {' and '.join(p for p in parts if p)}; "
+            f"expected exactly {sorted(signature.inputs)}"
+        )
+    for name, array in inputs.items():
+        spec = signature.inputs[name]
+        if spec.dtype is not None and array.dtype != spec.dtype:
+            got = "string" if array.dtype == object else array.dtype.name
+            raise InvalidArgument(f"{where}: input {name!r} is {got}; expected {spec.describe()}")
+        if spec.shape is not None:
+            if array.ndim != len(spec.shape):
+                raise InvalidArgument(
+                    f"{where}: input {name!r} has shape {list(array.shape)} (rank {array.ndim}); "
+                    f"expected {spec.describe()}"
+                )
+            for axis, (want, got) in enumerate(zip(spec.shape, array.shape, strict=True)):
+                if want >= 0 and want != got:
+                    raise InvalidArgument(
+                        f"{where}: input {name!r} has shape {list(array.shape)}; dimension {axis} "
+                        f"must be {want} ({spec.describe()})"
+                    )
+        if array.ndim and array.shape[0] > max_rows:
+            raise InvalidArgument(
+                f"{where}: input {name!r} has {array.shape[0]} rows; at most {max_rows} per request"
+            )
+        if (
+            not facts.loop_ends_on_non_finite
+            and array.dtype.kind == "f"
+            and not np.isfinite(array).all()
+        ):
+            raise InvalidArgument(
+                f"{where}: input {name!r} holds NaN or infinity, on which this model's loop "
+                "never ends; send finite values"
+            )

@@ -1,0 +1,112 @@
+"""TensorFlow Serving's messages to the core's types and back; REST's JSON is their JSON form."""
+
+import numpy as np
+from google.protobuf import any_pb2
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    input_pb2,
+    model_pb2,
+    predict_pb2,
+    regression_pb2,
+)
+
+from service.core.types import Classification, Metadata, ModelQuery, Prediction, Regression, Served
+from service.errors import CANONICAL_CODES, InvalidArgument
+from service.repository.manager import VersionStatus
+from service.tensors import from_numpy, to_numpy
+
+SIGNATURE_DEF = "signature_def"
+
+
+def query(spec: model_pb2.ModelSpec) -> ModelQuery:
+    """What a ModelSpec asks for."""
+    choice = spec.WhichOneof("version_choice")
+    return ModelQuery(
+        name=spec.name,
+        version=spec.version.value if choice == "version" else None,
+        label=spec.version_label if choice == "version_label" and spec.version_label else None,
+        signature=spec.signature_name,
+    )
+
+
+def fill_spec(spec: model_pb2.ModelSpec, served: Served) -> None:
+    """Echo what answered: name, the version actually used and the signature name."""
+    spec.name = served.model
+    spec.version.value = served.version
+    spec.signature_name = served.signature
+
+
+def predict_inputs(request: predict_pb2.PredictRequest, max_bytes: int) -> dict[str, np.ndarray]:
+    return {k: to_numpy(v, f"input {k!r}", max_bytes) for k, v in request.inputs.items()}
+
+
+def predict_response(prediction: Prediction) -> predict_pb2.PredictResponse:
+    response = predict_pb2.PredictResponse()
+    fill_spec(response.model_spec, prediction.served)
+    for name, array in prediction.outputs.items():
+        from_numpy(array, response.outputs[name])
+    return response
+
+
+def serialized_examples(request_input: input_pb2.Input) -> list[bytes]:
+    """tf.Examples as the signature takes them; context features join every example."""
+    kind = request_input.WhichOneof("kind")
+    if kind == "example_list":
+        return [e.SerializeToString() for e in request_input.example_list.examples]
+    if kind == "example_list_with_context":
+        listed = request_input.example_list_with_context
+        merged = []
+        for example in listed.examples:
+            combined = type(example)()
+            combined.CopyFrom(listed.context)
+            combined.MergeFrom(example)
+            merged.append(combined.SerializeToString())
+        return merged
+    raise InvalidArgument(
+        "the request's input holds neither example_list nor example_list_with_context"
+    )
+
+
+def classification_result(result: Classification) -> classification_pb2.ClassificationResult:
+    out = classification_pb2.ClassificationResult()
+    for pairs in result.classes:
+        row = out.classifications.add()
+        for label, score in pairs:
+            row.classes.add(label=label, score=score)
+    return out
+
+
+def regression_result(result: Regression) -> regression_pb2.RegressionResult:
+    out = regression_pb2.RegressionResult()
+    for value in result.values:
+        out.regressions.add(value=value)
+    return out
+
+
+def status_response(statuses: list[VersionStatus]) -> get_model_status_pb2.GetModelStatusResponse:
+    response = get_model_status_pb2.GetModelStatusResponse()
+    for status in statuses:
+        entry = response.model_version_status.add()
+        entry.version = status.version
+        entry.state = status.state
+        entry.status.error_code = CANONICAL_CODES.index(status.error_code)
+        entry.status.error_message = status.error_message
+    return response
+
+
+def signature_map(metadata: Metadata) -> get_model_metadata_pb2.SignatureDefMap:
+    signatures = get_model_metadata_pb2.SignatureDefMap()
+    for name, signature in metadata.signatures.items():
+        signatures.signature_def[name].CopyFrom(signature.definition)
+    return signatures
+
+
+def metadata_response(metadata: Metadata) -> get_model_metadata_pb2.GetModelMetadataResponse:
+    response = get_model_metadata_pb2.GetModelMetadataResponse()
+    fill_spec(response.model_spec, metadata.served)
+    packed = any_pb2.Any()
+    packed.Pack(signature_map(metadata))
+    response.metadata[SIGNATURE_DEF].CopyFrom(packed)
+    return response

@@ -1,0 +1,107 @@
+"""The Prometheus metrics: the product's contract, one registry, one set of labels for every path.
+
+The registry is created here and nowhere else; the rest of the server is handed a `Metrics`.
+"""
+
+import platform
+
+import tensorflow as tf
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from service import __version__
+from service.runtime.model_version import ModelVersion
+
+# From tens of microseconds (a lone small Predict) up to seconds (a queue under overload).
+LATENCY_BUCKETS = (
+    25e-6, 50e-6, 100e-6, 200e-6, 400e-6, 700e-6,
+    1e-3, 2e-3, 4e-3, 7e-3, 10e-3, 20e-3, 40e-3, 70e-3,
+    0.1, 0.2, 0.4, 0.7, 1.0, 2.0, 5.0, 10.0,
+)  # fmt: skip
+LOAD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+UNKNOWN_MODEL = "__unknown__"
+"""The `model` label of requests naming a model that is not served: keeps series bounded."""
+
+
+class Metrics:
+    """Every metric blockserve exports, on one registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "blockserve_requests",
+            "Requests by outcome; code is the gRPC status name.",
+            ["model", "version", "signature", "method", "protocol", "code"],
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "blockserve_request_duration_seconds",
+            "End-to-end request time inside the server.",
+            ["model", "version", "method", "protocol"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.inference_duration = Histogram(
+            "blockserve_inference_duration_seconds",
+            "Time of the TensorFlow call alone.",
+            ["model", "version", "signature"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.queue_duration = Histogram(
+            "blockserve_queue_duration_seconds",
+            "Time a request waited before its TensorFlow call started.",
+            ["model", "version"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "blockserve_batch_size",
+            "Rows per TensorFlow call.",
+            ["model", "version"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.inflight = Gauge(
+            "blockserve_inflight_requests", "Requests being served.", ["protocol"], registry=r
+        )
+        self.available = Gauge(
+            "blockserve_model_version_available",
+            "1 while a model version can serve requests.",
+            ["model", "version"],
+            registry=r,
+        )
+        self.load_duration = Histogram(
+            "blockserve_model_load_duration_seconds",
+            "Time to load and warm up a model version.",
+            ["model"],
+            buckets=LOAD_BUCKETS,
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "blockserve_build_info",
+            "Always 1; the labels say what is running.",
+            ["version", "tensorflow_version", "python_version"],
+            registry=r,
+        )
+        self.build_info.labels(__version__, tf.__version__, platform.python_version()).set(1)
+        self.rejected = Counter(
+            "blockserve_rejected_requests",
+            "Requests refused before reaching a model, by reason.",
+            ["protocol", "reason"],
+            registry=r,
+        )
+
+    # RepositoryListener
+
+    def version_available(self, model: ModelVersion) -> None:
+        self.available.labels(model.name, str(model.version)).set(1)
+        self.load_duration.labels(model.name).observe(model.load_seconds)
+
+    def version_unavailable(self, name: str, version: int) -> None:
+        self.available.labels(name, str(version)).set(0)
+
+    def models_configured(self, names: list[str]) -> None:
+        pass

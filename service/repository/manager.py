@@ -1,0 +1,275 @@
+"""The manager: loads the aspired versions, keeps one available while the next loads, unloads."""
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from tensorflow_serving.apis import get_model_status_pb2
+from tensorflow_serving.config import model_server_config_pb2
+
+from service.errors import NotFound, Unavailable
+from service.repository.lease import ServedVersion
+from service.repository.source import AspiredVersions, aspired_versions
+from service.runtime.model_version import ModelVersion
+
+log = logging.getLogger(__name__)
+
+State = get_model_status_pb2.ModelVersionStatus.State
+
+
+class RepositoryListener(Protocol):
+    """Told when versions come and go: metrics and health follow the repository through it."""
+
+    def version_available(self, model: ModelVersion) -> None: ...
+    def version_unavailable(self, name: str, version: int) -> None: ...
+    def models_configured(self, names: list[str]) -> None: ...
+
+
+@dataclass
+class VersionRecord:
+    """One version of one model as the manager knows it; its fields change under the lock."""
+
+    version: int
+    path: Path
+    state: int
+    stamp: float
+    error_code: str = "OK"
+    error_message: str = ""
+    served: ServedVersion | None = None
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    """What GetModelStatus reports for a version."""
+
+    version: int
+    state: int
+    error_code: str
+    error_message: str
+
+
+@dataclass
+class ModelEntry:
+    config: model_server_config_pb2.ModelConfig
+    versions: dict[int, VersionRecord] = field(default_factory=dict)
+    problem: str = ""
+
+
+def _stamp(path: Path) -> float:
+    try:
+        return (path / "saved_model.pb").stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+class ModelManager:
+    """Owns every loaded version. Requests lease versions; one thread at a time reconciles."""
+
+    def __init__(
+        self,
+        load: Callable[[str, int, Path], ModelVersion],
+        listener: RepositoryListener,
+        allow_labels_for_unavailable: bool = False,
+    ) -> None:
+        self._load = load
+        self._listener = listener
+        self._allow_unavailable_labels = allow_labels_for_unavailable
+        self._lock = threading.Lock()
+        self._reconciling = threading.Lock()
+        self._models: dict[str, ModelEntry] = {}
+        self._retired: dict[str, ModelEntry] = {}
+
+    # -- configuration ------------------------------------------------------------------------
+
+    def configure(self, config: model_server_config_pb2.ModelServerConfig) -> None:
+        """Serve exactly the models of `config`; models left out are unloaded at the next pass."""
+        wanted = {m.name: m for m in config.model_config_list.config}
+        with self._lock:
+            for name in list(self._models):
+                if name not in wanted:
+                    self._retired[name] = self._models.pop(name)
+            for name, model_config in wanted.items():
+                entry = self._models.setdefault(name, ModelEntry(model_config))
+                entry.config = model_config
+        self._listener.models_configured(sorted(wanted))
+
+    def model_names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._models)
+
+    # -- reconciling --------------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """One pass: load aspired versions not yet loaded, then unload what is no longer aspired."""
+        with self._reconciling:
+            with self._lock:
+                entries = list(self._models.values())
+                retired, self._retired = list(self._retired.values()), {}
+            for entry in retired:
+                self._unload_all(entry)
+            for entry in entries:
+                aspired = aspired_versions(entry.config)
+                entry.problem = aspired.problem
+                for version in sorted(aspired.versions, reverse=True):
+                    self._load_if_needed(entry, version, aspired.versions[version])
+                self._unload_unaspired(entry, aspired)
+
+    def _load_if_needed(self, entry: ModelEntry, version: int, path: Path) -> None:
+        name = entry.config.name
+        with self._lock:
+            record = entry.versions.get(version)
+            stamp = _stamp(path)
+            if record is not None:
+                unloaded = record.state == State.END and record.error_code == "OK"
+                failed = record.state == State.END and record.error_code != "OK"
+                # Load again what was unloaded and is aspired anew, or failed and was replaced.
+                if not (unloaded or (failed and record.stamp != stamp)):
+                    return
+            record = VersionRecord(version, path, State.LOADING, stamp)
+            entry.versions[version] = record
+        try:
+            model = self._load(name, version, path)
+        except Exception as e:
+            log.error("model %s version %d failed to load: %s", name, version, e)
+            with self._lock:
+                record.state, record.error_code = State.END, "UNKNOWN"
+                record.error_message = f"failed to load {path}: {e}"
+            return
+        with self._lock:
+            record.served = ServedVersion(model)
+            record.state = State.AVAILABLE
+        log.info("model %s version %d is available (%.2fs)", name, version, model.load_seconds)
+        self._listener.version_available(model)
+
+    def _unload_unaspired(self, entry: ModelEntry, aspired: AspiredVersions) -> None:
+        with self._lock:
+            replacement_ready = any(
+                r.state == State.AVAILABLE
+                for v, r in entry.versions.items()
+                if v in aspired.versions
+            )
+            going = [
+                r
+                for v, r in entry.versions.items()
+                if v not in aspired.versions
+                and r.state == State.AVAILABLE
+                and (replacement_ready or not aspired.versions)
+            ]
+        for record in going:
+            self._unload(entry.config.name, record)
+
+    def _unload_all(self, entry: ModelEntry) -> None:
+        for record in list(entry.versions.values()):
+            if record.state == State.AVAILABLE:
+                self._unload(entry.config.name, record)
+
+    def _unload(self, name: str, record: VersionRecord) -> None:
+        with self._lock:
+            record.state = State.UNLOADING
+            served, record.served = record.served, None
+        if served is not None:
+            served.retire()
+        with self._lock:
+            record.state = State.END
+        log.info("model %s version %d unloaded", name, record.version)
+        self._listener.version_unavailable(name, record.version)
+
+    def shutdown(self) -> None:
+        """Unload every version, waiting for the requests that use them."""
+        with self._reconciling:
+            with self._lock:
+                entries = list(self._models.values()) + list(self._retired.values())
+            for entry in entries:
+                self._unload_all(entry)
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def lease(self, name: str, version: int | None, label: str | None) -> ServedVersion:
+        """Resolve a model spec to a loaded version and take a lease on it.
+
+        The caller must `release()` it (or use `ServedVersion.lease()`).
+        """
+        for _ in range(3):
+            with self._lock:
+                served = self._resolve(name, version, label)
+            if served.try_acquire():
+                return served
+        raise Unavailable(f"model {name!r} is being unloaded")
+
+    def _resolve(self, name: str, version: int | None, label: str | None) -> ServedVersion:
+        entry = self._models.get(name)
+        if entry is None:
+            raise NotFound(f"model {name!r} is not served")
+        available = {v: r.served for v, r in entry.versions.items() if r.state == State.AVAILABLE}
+        if label is not None:
+            labels = entry.config.version_labels
+            if label not in labels:
+                raise NotFound(f"model {name!r} has no version label {label!r}")
+            version = labels[label]
+        if version is None:
+            if not available:
+                raise NotFound(f"model {name!r} has no available version")
+            version = max(available)
+        served = available.get(version)
+        if served is None:
+            known = ", ".join(map(str, sorted(available))) or "none"
+            raise NotFound(
+                f"version {version} of model {name!r} is not available (available: {known})"
+            )
+        return served
+
+    def status(self, name: str, version: int | None) -> list[VersionStatus]:
+        """TensorFlow Serving's ModelVersionStatus for one version or all of a model."""
+        with self._lock:
+            entry = self._models.get(name)
+            if entry is None:
+                raise NotFound(f"model {name!r} is not served")
+            records = sorted(entry.versions.values(), key=lambda r: r.version)
+            if version is not None:
+                records = [r for r in records if r.version == version]
+                if not records:
+                    raise NotFound(f"model {name!r} has no version {version}")
+            if not records and entry.problem:
+                raise NotFound(f"model {name!r}: {entry.problem}")
+            return [
+                VersionStatus(r.version, r.state, r.error_code, r.error_message) for r in records
+            ]
+
+    def label_for(self, name: str, version: int) -> list[str]:
+        with self._lock:
+            entry = self._models.get(name)
+            labels = entry.config.version_labels if entry else {}
+            return sorted(k for k, v in labels.items() if v == version)
+
+    def unready_models(self) -> list[str]:
+        """Configured models with no available version (readiness is their absence)."""
+        with self._lock:
+            return sorted(
+                name
+                for name, entry in self._models.items()
+                if not any(r.state == State.AVAILABLE for r in entry.versions.values())
+            )
+
+    def check_labels(self, config: model_server_config_pb2.ModelServerConfig) -> str:
+        """Why `config`'s version labels cannot apply now, or '' if they can."""
+        if self._allow_unavailable_labels:
+            return ""
+        for model in config.model_config_list.config:
+            aspired = aspired_versions(model).versions
+            with self._lock:
+                entry = self._models.get(model.name)
+                loaded = (
+                    {v for v, r in entry.versions.items() if r.state == State.AVAILABLE}
+                    if entry
+                    else set()
+                )
+            for label, version in model.version_labels.items():
+                if version not in aspired and version not in loaded:
+                    return (
+                        f"model {model.name!r}: label {label!r} names version {version}, "
+                        "which is neither loaded nor on disk"
+                    )
+        return ""

@@ -1,0 +1,224 @@
+"""TensorFlow Serving's REST API, health endpoints and /metrics on one aiohttp application."""
+
+import asyncio
+import logging
+import re
+import time
+from typing import Any
+
+from aiohttp import web
+from google.protobuf import json_format
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service import messages
+from service.core.dataplane import DataPlane, Tally
+from service.core.types import ModelQuery
+from service.errors import (
+    DeadlineExceeded,
+    InvalidArgument,
+    NotFound,
+    RequestTooLarge,
+    ServingError,
+)
+from service.metrics import Metrics
+from service.rest import codec
+
+log = logging.getLogger(__name__)
+
+ROUTE = re.compile(
+    r"^/v1/models/(?P<name>[^/:]*)"
+    r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
+    r"(?::(?P<verb>[^/]*)|/(?P<resource>metadata|parameters|parameters/compare))?$"
+)
+VERBS = ("predict", "classify", "regress")
+
+# The core's codes as HTTP statuses, after TensorFlow Serving's mapping.
+HTTP_STATUS = {
+    "INVALID_ARGUMENT": 400,
+    "FAILED_PRECONDITION": 400,
+    "OUT_OF_RANGE": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "ABORTED": 409,
+    "RESOURCE_EXHAUSTED": 429,
+    "CANCELLED": 499,
+    "UNIMPLEMENTED": 501,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 504,
+}
+
+
+def http_status(error: ServingError) -> int:
+    if isinstance(error, RequestTooLarge):
+        return 413
+    return HTTP_STATUS.get(error.code, 500)
+
+
+def json_response(payload: Any, status: int = 200) -> web.Response:
+    return web.json_response(payload, status=status, dumps=codec.dumps)
+
+
+def proto_json(message: Any) -> dict[str, Any]:
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+class RestApi:
+    """The HTTP handlers; all model work goes through the data plane."""
+
+    def __init__(
+        self,
+        core: DataPlane,
+        metrics: Metrics,
+        max_request_bytes: int,
+        timeout_seconds: float,
+        metrics_paths: tuple[str, ...],
+    ) -> None:
+        self._core = core
+        self._metrics = metrics
+        self._max_bytes = max_request_bytes
+        self._timeout = timeout_seconds
+        self._metrics_paths = metrics_paths
+        self.draining = False
+
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=self._max_bytes)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        for path in self._metrics_paths:
+            app.router.add_get(path, self.metrics)
+        app.router.add_route("*", "/v1/models/{tail:.*}", self.models)
+        return app
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return json_response({"status": "alive"})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        unready = self._core.unready_models()
+        ready = not unready and not self.draining
+        body = {"ready": ready, "unready_models": unready, "draining": self.draining}
+        return json_response(body, 200 if ready else 503)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(self._metrics.registry),
+            headers={"Content-Type": CONTENT_TYPE_LATEST},
+        )
+
+    async def models(self, request: web.Request) -> web.Response:
+        match = ROUTE.match(request.path)
+        if match is None:
+            return json_response({"error": f"no such resource: {request.path}"}, 404)
+        verb, resource = match["verb"], match["resource"]
+        if verb is not None:
+            method = verb if verb in VERBS else "unknown"
+            allowed = "POST"
+        elif resource in ("parameters", "parameters/compare"):
+            method = "get_parameter_summary" if resource == "parameters" else "compare_parameters"
+            allowed = "GET"
+        else:
+            method = "get_model_metadata" if resource == "metadata" else "get_model_status"
+            allowed = "GET"
+        if request.method != allowed:
+            return json_response({"error": f"use {allowed} for this resource"}, 405)
+        started = time.monotonic()
+        try:
+            with self._core.call(method, "rest") as tally:
+                query = _query(match)
+                work = self._dispatch(
+                    request, tally, query, verb, resource, started + self._timeout
+                )
+                try:
+                    return await asyncio.wait_for(work, self._timeout)
+                except TimeoutError:
+                    raise DeadlineExceeded(
+                        f"the request took longer than {self._timeout * 1000:.0f} ms"
+                    ) from None
+        except ServingError as e:
+            return json_response({"error": str(e)}, http_status(e))
+        except Exception:
+            log.exception("unexpected error in %s %s", request.method, request.path)
+            return json_response({"error": "internal error; see the server log"}, 500)
+
+    async def _dispatch(
+        self,
+        request: web.Request,
+        tally: Tally,
+        query: ModelQuery,
+        verb: str | None,
+        resource: str | None,
+        deadline: float,
+    ) -> web.Response:
+        if verb is not None:
+            if verb not in VERBS:
+                raise InvalidArgument(f"unknown verb {verb!r}; use one of {', '.join(VERBS)}")
+            body = codec.parse_body(await self._read(request))
+            signature = body.get("signature_name", "")
+            if not isinstance(signature, str):
+                raise InvalidArgument("'signature_name' must be a string")
+            query = ModelQuery(query.name, query.version, query.label, signature)
+            return await getattr(self, f"_{verb}")(tally, query, body, deadline)
+        if resource == "metadata":
+            metadata = self._core.metadata(tally, query)
+            response = messages.metadata_response(metadata)
+            return json_response(
+                {
+                    "model_spec": proto_json(response.model_spec),
+                    "metadata": {"signature_def": proto_json(messages.signature_map(metadata))},
+                }
+            )
+        if resource is None:
+            if query.label is not None:
+                version = self._core.lease(tally, query)
+                version.release()
+                statuses = self._core.status(tally, query.name, version.model.version)
+            else:
+                statuses = self._core.status(tally, query.name, query.version)
+            return json_response(proto_json(messages.status_response(statuses)))
+        raise NotFound(f"{resource} is not served yet")
+
+    async def _read(self, request: web.Request) -> bytes:
+        if request.content_length is not None and request.content_length > self._max_bytes:
+            raise RequestTooLarge(
+                f"the body has {request.content_length} bytes; the limit is {self._max_bytes}"
+            )
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise RequestTooLarge(
+                f"the body is over the limit of {self._max_bytes} bytes"
+            ) from None
+
+    async def _predict(
+        self, tally: Tally, query: ModelQuery, body: dict[str, Any], deadline: float
+    ) -> web.Response:
+        signature = self._core.signature_of(tally, query)
+        inputs, rows = codec.predict_inputs(body, signature)
+        prediction = await self._core.predict(tally, query, inputs, [], deadline)
+        return json_response(codec.predict_response(prediction.outputs, rows))
+
+    async def _classify(
+        self, tally: Tally, query: ModelQuery, body: dict[str, Any], deadline: float
+    ) -> web.Response:
+        result = await self._core.classify(tally, query, codec.examples(body), deadline)
+        return json_response({"results": [[[c, s] for c, s in row] for row in result.classes]})
+
+    async def _regress(
+        self, tally: Tally, query: ModelQuery, body: dict[str, Any], deadline: float
+    ) -> web.Response:
+        result = await self._core.regress(tally, query, codec.examples(body), deadline)
+        return json_response({"results": result.values})
+
+
+def _query(match: re.Match[str]) -> ModelQuery:
+    version = match["version"]
+    if version is not None and not version.isdigit():
+        raise InvalidArgument(f"version {version!r} is not a number")
+    return ModelQuery(
+        name=match["name"],
+        version=int(version) if version is not None else None,
+        label=match["label"],
+    )

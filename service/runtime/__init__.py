@@ -1,0 +1,1 @@
+"""One loaded SavedModel version: its signatures, the facts its export recorded, and the call."""

@@ -1,0 +1,71 @@
+"""One loaded version of a model: the only place that loads SavedModels and calls TensorFlow."""
+
+import gc
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from service.errors import CANONICAL_CODES, InvalidArgument, ModelError
+from service.runtime.facts import ExportFacts, read_facts
+from service.runtime.signature import Signature, read_meta_graph, read_signatures
+
+log = logging.getLogger(__name__)
+
+
+class ModelVersion:
+    """A SavedModel version in memory, ready to run its signatures."""
+
+    def __init__(self, name: str, version: int, path: Path, tags: frozenset[str]) -> None:
+        started = time.perf_counter()
+        self.name = name
+        self.version = version
+        self.path = path
+        graph = read_meta_graph((path / "saved_model.pb").read_bytes(), tags)
+        self.signatures: dict[str, Signature] = read_signatures(graph)
+        self.facts: ExportFacts = read_facts(path)
+        self._loaded = tf.saved_model.load(str(path), tags=sorted(tags))
+        self._functions = {name: self._loaded.signatures[name] for name in self.signatures}
+        self.load_seconds = time.perf_counter() - started
+
+    def run(
+        self, signature: str, inputs: dict[str, np.ndarray], outputs: tuple[str, ...]
+    ) -> dict[str, np.ndarray]:
+        """Call a signature; `outputs` names what to return (all of them when empty)."""
+        fn = self._functions[signature]
+        try:
+            result = fn(**{k: tf.constant(v) for k, v in inputs.items()})
+        except tf.errors.OpError as e:
+            raise ModelError(CANONICAL_CODES[e.error_code], _first_line(e.message)) from None
+        except (TypeError, ValueError) as e:
+            raise InvalidArgument(f"{self.name} signature {signature}: {e}") from None
+        wanted = outputs or tuple(result)
+        return {k: result[k].numpy() for k in wanted}
+
+    def warm_up(self) -> None:
+        """Run each predict signature once on one row of zeros, so the first request is not slow."""
+        for sig in self.signatures.values():
+            specs = sig.inputs.values()
+            if not specs or any(
+                s.shape is None or s.dtype is None or s.dtype == object or -1 in s.shape[1:]
+                for s in specs
+            ):
+                continue
+            zeros = {s.name: np.zeros((1, *s.shape[1:]), s.dtype) for s in specs}
+            try:
+                self.run(sig.name, zeros, ())
+            except Exception as e:  # a model may reject zeros; real requests will tell
+                log.info("warm-up of %s/%d %s skipped: %s", self.name, self.version, sig.name, e)
+
+    def close(self) -> None:
+        """Drop the TensorFlow objects so their memory can be returned."""
+        self._functions.clear()
+        self._loaded = None
+        gc.collect()
+
+
+def _first_line(message: str) -> str:
+    # TensorFlow appends the graph's call stack; the first line says what went wrong.
+    return message.strip().split("\n")[0]

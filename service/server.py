@@ -1,0 +1,270 @@
+"""The assembled server: repository, data plane, gRPC and REST, started and stopped together."""
+
+import asyncio
+import logging
+import ssl
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+from aiohttp import web
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
+from grpc_reflection.v1alpha import reflection
+from tensorflow_serving.apis import (
+    model_service_pb2,
+    model_service_pb2_grpc,
+    prediction_service_pb2,
+    prediction_service_pb2_grpc,
+)
+from tensorflow_serving.config import model_server_config_pb2
+
+from service.batching.scheduler import DirectScheduler
+from service.config import ConfigError, ServerConfig, read_text_proto
+from service.core.dataplane import DataPlane, Limits
+from service.grpc.model_service import ModelServicer
+from service.grpc.prediction import PredictionServicer
+from service.metrics import Metrics
+from service.protos.blockserve.v1 import server_config_pb2
+from service.repository.manager import ModelManager
+from service.repository.poller import RepositoryPoller
+from service.rest.app import RestApi
+from service.runtime.model_version import ModelVersion
+
+log = logging.getLogger(__name__)
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class HealthFollower:
+    """Keeps grpc.health.v1 in step with the repository: per model, and overall ("")."""
+
+    def __init__(self, health: health_aio.HealthServicer, manager_ref: list[ModelManager]) -> None:
+        self._health = health
+        self._manager_ref = manager_ref
+        self._loop = asyncio.get_running_loop()
+
+    def _set(self, service: str, status: int) -> None:
+        asyncio.run_coroutine_threadsafe(self._health.set(service, status), self._loop)
+
+    def _refresh(self) -> None:
+        manager = self._manager_ref[0]
+        unready = set(manager.unready_models())
+        for name in manager.model_names():
+            self._set(name, NOT_SERVING if name in unready else SERVING)
+        self._set("", NOT_SERVING if unready else SERVING)
+
+    def version_available(self, model: ModelVersion) -> None:
+        self._refresh()
+
+    def version_unavailable(self, name: str, version: int) -> None:
+        self._refresh()
+
+    def models_configured(self, names: list[str]) -> None:
+        self._refresh()
+
+
+class Listeners:
+    """Fans repository events out to metrics and health."""
+
+    def __init__(self, *listeners: object) -> None:
+        self._listeners = listeners
+
+    def version_available(self, model: ModelVersion) -> None:
+        for listener in self._listeners:
+            listener.version_available(model)  # type: ignore[attr-defined]
+
+    def version_unavailable(self, name: str, version: int) -> None:
+        for listener in self._listeners:
+            listener.version_unavailable(name, version)  # type: ignore[attr-defined]
+
+    def models_configured(self, names: list[str]) -> None:
+        for listener in self._listeners:
+            listener.models_configured(names)  # type: ignore[attr-defined]
+
+
+def metrics_paths(config: ServerConfig) -> tuple[str, ...]:
+    """/metrics, and the path --monitoring_config_file's prometheus_config names."""
+    paths = ["/metrics"]
+    if config.monitoring_config_file:
+        monitoring = read_text_proto(
+            config.monitoring_config_file,
+            server_config_pb2.MonitoringConfig(),
+            "monitoring config",
+        )
+        prometheus = monitoring.prometheus_config
+        if prometheus.enable:
+            path = prometheus.path or "/monitoring/prometheus/metrics"
+            if not path.startswith("/"):
+                raise ConfigError(f"prometheus_config path {path!r} must start with '/'")
+            if path not in paths:
+                paths.append(path)
+    return tuple(paths)
+
+
+def grpc_credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
+    """TLS, and mutual TLS with client_verify, from --ssl_config_file."""
+    if not config.ssl_config_file:
+        return None
+    ssl_config = read_text_proto(
+        config.ssl_config_file, server_config_pb2.SSLConfig(), "SSL config"
+    )
+    if not ssl_config.server_key or not ssl_config.server_cert:
+        raise ConfigError(f"SSL config {config.ssl_config_file} needs server_key and server_cert")
+    return grpc.ssl_server_credentials(
+        [(ssl_config.server_key.encode(), ssl_config.server_cert.encode())],
+        root_certificates=ssl_config.custom_ca.encode() or None,
+        require_client_auth=ssl_config.client_verify,
+    )
+
+
+def rest_ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
+    if not config.rest_tls_cert_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.rest_tls_cert_file, config.rest_tls_key_file)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"cannot use --rest_tls_cert_file/--rest_tls_key_file: {e}") from e
+    return context
+
+
+def admin_token(config: ServerConfig) -> str:
+    if not config.admin_token_file:
+        return ""
+    try:
+        token = Path(config.admin_token_file).read_text().strip()
+    except OSError as e:
+        raise ConfigError(f"cannot read --admin_token_file: {e.strerror}") from e
+    if not token:
+        raise ConfigError(f"--admin_token_file {config.admin_token_file} is empty")
+    return token
+
+
+class BlockServer:
+    """Everything one server process runs."""
+
+    def __init__(
+        self, config: ServerConfig, models: model_server_config_pb2.ModelServerConfig
+    ) -> None:
+        self.config = config
+        self._models = models
+        # Checked before anything starts, so that a bad file stops the server at once.
+        self._metrics_paths = metrics_paths(config)
+        self._grpc_credentials = grpc_credentials(config)
+        self._rest_ssl = rest_ssl_context(config)
+        self._admin_token = admin_token(config)
+        self.metrics = Metrics()
+        self.grpc_port = 0
+        self.rest_port = 0
+
+    def _load(self, name: str, version: int, path: Path) -> ModelVersion:
+        model = ModelVersion(name, version, path, self.config.saved_model_tags)
+        started = time.perf_counter()
+        model.warm_up()
+        model.load_seconds += time.perf_counter() - started
+        return model
+
+    async def start(self) -> None:
+        """Open both ports, then load the configured models in the background."""
+        config = self.config
+        self._executor = ThreadPoolExecutor(
+            config.inference_threads, thread_name_prefix="inference"
+        )
+        self._health = health_aio.HealthServicer()
+        manager_ref: list[ModelManager] = []
+        self.manager = ModelManager(
+            self._load,
+            Listeners(self.metrics, HealthFollower(self._health, manager_ref)),
+            config.allow_version_labels_for_unavailable_models,
+        )
+        manager_ref.append(self.manager)
+        self.poller = RepositoryPoller(
+            self.manager,
+            config.file_system_poll_wait_seconds,
+            config.model_config_file,
+            config.model_config_file_poll_wait_seconds,
+        )
+        scheduler = DirectScheduler(self._executor, self.metrics, config.max_queued_requests)
+        self.core = DataPlane(
+            self.manager, scheduler, self.metrics, Limits(config.max_rows_per_request)
+        )
+        await self._start_grpc()
+        if config.rest_api_port:
+            await self._start_rest()
+        for name in ("", *(m.name for m in self._models.model_config_list.config)):
+            await self._health.set(name, NOT_SERVING)
+        self._loading = asyncio.get_running_loop().run_in_executor(
+            None, self.poller.start, self._models
+        )
+
+    async def _start_grpc(self) -> None:
+        config = self.config
+        options = [
+            ("grpc.max_receive_message_length", config.max_request_bytes),
+            ("grpc.max_send_message_length", -1),
+            ("grpc.so_reuseport", 0),
+            *config.grpc_channel_arguments,
+        ]
+        self._grpc = grpc.aio.server(options=options)
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+            PredictionServicer(self.core, config.max_request_bytes), self._grpc
+        )
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+            ModelServicer(self.core, self.poller, self._admin_token), self._grpc
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)
+        reflection.enable_server_reflection(
+            (
+                prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
+                model_service_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            self._grpc,
+        )
+        address = f"{config.bind_address}:{config.port}"
+        if self._grpc_credentials is None:
+            self.grpc_port = self._grpc.add_insecure_port(address)
+        else:
+            self.grpc_port = self._grpc.add_secure_port(address, self._grpc_credentials)
+        if not self.grpc_port:
+            raise ConfigError(f"cannot listen for gRPC on {address}")
+        await self._grpc.start()
+
+    async def _start_rest(self) -> None:
+        config = self.config
+        self.rest = RestApi(
+            self.core,
+            self.metrics,
+            config.max_request_bytes,
+            config.rest_api_timeout_in_ms / 1000,
+            self._metrics_paths,
+        )
+        self._runner = web.AppRunner(self.rest.application(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, config.bind_address, config.rest_api_port, ssl_context=self._rest_ssl
+        )
+        await site.start()
+        self.rest_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        """Drain: readiness false, new requests refused, in-flight ones finish, then close."""
+        grace = self.config.shutdown_grace_seconds
+        deadline = time.monotonic() + grace
+        if self.config.rest_api_port:
+            self.rest.draining = True
+        self.core.drain()
+        await self._health.enter_graceful_shutdown()
+        while self.core.inflight and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await self._grpc.stop(max(0.0, deadline - time.monotonic()))
+        if self.config.rest_api_port:
+            await self._runner.cleanup()
+        self.poller.stop()
+        await self._loading
+        await asyncio.get_running_loop().run_in_executor(None, self.manager.shutdown)
+        self._executor.shutdown(wait=True)
