@@ -24,7 +24,7 @@ class ModelVersion:
         self.version = version
         self.path = path
         graph = read_meta_graph((path / "saved_model.pb").read_bytes(), tags)
-        self.signatures: dict[str, Signature] = read_signatures(graph)
+        self.signatures: dict[str, Signature] = read_signatures(graph.signature_def)
         self.facts: ExportFacts = read_facts(path)
         self._loaded = tf.saved_model.load(str(path), tags=sorted(tags))
         self._functions = {name: self._loaded.signatures[name] for name in self.signatures}

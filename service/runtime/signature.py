@@ -1,5 +1,6 @@
 """What a SavedModel's signatures take and give, read from its SignatureDefs."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,8 +60,8 @@ def read_meta_graph(saved_model_pb: bytes, tags: frozenset[str]) -> meta_graph_p
     raise ValueError(f"no MetaGraph with tags {sorted(tags)}; the SavedModel has {found}")
 
 
-def read_signatures(graph: meta_graph_pb2.MetaGraphDef) -> dict[str, Signature]:
-    """Every servable signature of a MetaGraph, by name."""
+def read_signatures(definitions: Mapping[str, meta_graph_pb2.SignatureDef]) -> dict[str, Signature]:
+    """Every servable signature among a MetaGraph's SignatureDefs, by name."""
     return {
         name: Signature(
             name,
@@ -69,6 +70,6 @@ def read_signatures(graph: meta_graph_pb2.MetaGraphDef) -> dict[str, Signature]:
             {k: _spec(k, v) for k, v in sorted(sig.outputs.items())},
             sig,
         )
-        for name, sig in sorted(graph.signature_def.items())
+        for name, sig in sorted(definitions.items())
         if name != INIT_OP
     }

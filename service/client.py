@@ -1,0 +1,129 @@
+"""A small gRPC client for trying a server from a shell.
+
+python -m service.client status MODEL
+python -m service.client metadata MODEL
+python -m service.client predict MODEL --instances '[[1, 2, 3, 4]]'
+python -m service.client predict MODEL --random 3
+"""
+
+import argparse
+import json
+import sys
+
+import grpc
+import numpy as np
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from service.runtime.signature import DEFAULT_SIGNATURE, read_signatures
+from service.tensors import from_numpy, to_numpy
+
+
+def model_spec(args: argparse.Namespace) -> model_pb2.ModelSpec:
+    spec = model_pb2.ModelSpec(name=args.model, signature_name=getattr(args, "signature", ""))
+    if args.version is not None:
+        spec.version.value = args.version
+    elif args.label:
+        spec.version_label = args.label
+    return spec
+
+
+def signatures(channel: grpc.Channel, spec: model_pb2.ModelSpec, timeout: float) -> dict:
+    request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+    request.model_spec.CopyFrom(spec)
+    response = prediction_service_pb2_grpc.PredictionServiceStub(channel).GetModelMetadata(
+        request, timeout=timeout
+    )
+    signature_map = get_model_metadata_pb2.SignatureDefMap()
+    response.metadata["signature_def"].Unpack(signature_map)
+    return read_signatures(signature_map.signature_def)
+
+
+def status(channel: grpc.Channel, args: argparse.Namespace) -> str:
+    request = get_model_status_pb2.GetModelStatusRequest(model_spec=model_spec(args))
+    response = model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(
+        request, timeout=args.timeout
+    )
+    state = get_model_status_pb2.ModelVersionStatus.State.Name
+    lines = [f"{'version':>10}  {'state':<12} error"]
+    for v in response.model_version_status:
+        error = "" if v.status.error_code == 0 else v.status.error_message
+        lines.append(f"{v.version:>10}  {state(v.state):<12} {error}")
+    return "\n".join(lines)
+
+
+def metadata(channel: grpc.Channel, args: argparse.Namespace) -> str:
+    lines = []
+    for sig in signatures(channel, model_spec(args), args.timeout).values():
+        lines.append(f"signature {sig.name!r} ({sig.method_name})")
+        lines += [f"  input  {k}: {s.describe()}" for k, s in sig.inputs.items()]
+        lines += [f"  output {k}: {s.describe()}" for k, s in sig.outputs.items()]
+    return "\n".join(lines)
+
+
+def predict(channel: grpc.Channel, args: argparse.Namespace) -> str:
+    spec = model_spec(args)
+    request = predict_pb2.PredictRequest(model_spec=spec)
+    sig = signatures(channel, spec, args.timeout)[args.signature or DEFAULT_SIGNATURE]
+    if args.instances is not None:
+        (name, input_spec) = next(iter(sig.inputs.items()))
+        array = np.asarray(json.loads(args.instances), dtype=input_spec.dtype)
+        from_numpy(array, request.inputs[name])
+    else:
+        rng = np.random.default_rng(args.seed)
+        for name, input_spec in sig.inputs.items():
+            shape = [args.random, *(d if d > 0 else 1 for d in (input_spec.shape or (0,))[1:])]
+            from_numpy(rng.uniform(size=shape).astype(input_spec.dtype), request.inputs[name])
+    response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
+        request, timeout=args.timeout
+    )
+    outputs = {k: to_numpy(v, k, 1 << 40).tolist() for k, v in sorted(response.outputs.items())}
+    served = response.model_spec
+    return json.dumps(
+        {
+            "model": served.name,
+            "version": served.version.value,
+            "signature": served.signature_name,
+            "outputs": outputs,
+        }
+    )
+
+
+COMMANDS = {"status": status, "metadata": metadata, "predict": predict}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m service.client", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("model")
+    parser.add_argument(
+        "--target", default="localhost:8500", help="gRPC address (default localhost:8500)"
+    )
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--version", type=int, help="a version number (default: the latest)")
+    choice.add_argument("--label", help="a version label")
+    parser.add_argument("--signature", default="", help="signature name (default serving_default)")
+    parser.add_argument("--instances", help="predict: JSON rows for the signature's one input")
+    parser.add_argument("--random", type=int, default=1, help="predict: this many random rows")
+    parser.add_argument("--seed", type=int, default=0, help="predict: seed of the random rows")
+    parser.add_argument("--timeout", type=float, default=30, help="seconds (default 30)")
+    args = parser.parse_args(argv)
+    with grpc.insecure_channel(args.target) as channel:
+        try:
+            print(COMMANDS[args.command](channel, args))
+        except grpc.RpcError as e:
+            print(f"error: {e.code().name}: {e.details()}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
