@@ -31,7 +31,7 @@ class ServerConfig:
     model_config_file_poll_wait_seconds: float
     file_system_poll_wait_seconds: float
     monitoring_config_file: str
-    enable_batching: bool
+    enable_batching: bool | None
     batching_parameters_file: str
     grpc_channel_arguments: tuple[tuple[str, int | str], ...]
     rest_api_timeout_in_ms: int
@@ -153,7 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     flag("--monitoring_config_file", default="", help="text-format MonitoringConfig")
     boolean = _boolean_adder(tfs)
-    boolean("--enable_batching", False, "batch requests of models whose rows are independent")
+    boolean(
+        "--enable_batching",
+        None,
+        "true: batch every model not known to couple its rows (TensorFlow Serving's meaning); "
+        "false: never batch; unset: batch the models whose export says their rows are "
+        "independent",
+    )
     flag("--batching_parameters_file", default="", help="text-format BatchingParameters")
     flag(
         "--grpc_channel_arguments",

@@ -20,7 +20,8 @@ from tensorflow_serving.apis import (
 )
 from tensorflow_serving.config import model_server_config_pb2
 
-from service.batching.scheduler import DirectScheduler
+from service.batching.params import read_batching_parameters
+from service.batching.router import BatchingMode, Scheduler
 from service.config import ConfigError, ServerConfig, read_text_proto
 from service.core.dataplane import DataPlane, Limits
 from service.grpc.model_service import ModelServicer
@@ -156,6 +157,7 @@ class BlockServer:
         self._grpc_credentials = grpc_credentials(config)
         self._rest_ssl = rest_ssl_context(config)
         self._admin_token = admin_token(config)
+        self._batching = read_batching_parameters(config.batching_parameters_file)
         self.metrics = Metrics()
         self.grpc_port = 0
         self.rest_port = 0
@@ -170,14 +172,21 @@ class BlockServer:
     async def start(self) -> None:
         """Open both ports, then load the configured models in the background."""
         config = self.config
-        self._executor = ThreadPoolExecutor(
-            config.inference_threads, thread_name_prefix="inference"
-        )
+        threads = max(config.inference_threads, self._batching.num_batch_threads)
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="inference")
         self._health = health_aio.HealthServicer()
+        mode = {None: BatchingMode.AUTO, True: BatchingMode.ON, False: BatchingMode.OFF}
+        scheduler = Scheduler(
+            mode[config.enable_batching],
+            self._batching,
+            self._executor,
+            self.metrics,
+            config.max_queued_requests,
+        )
         manager_ref: list[ModelManager] = []
         self.manager = ModelManager(
             self._load,
-            Listeners(self.metrics, HealthFollower(self._health, manager_ref)),
+            Listeners(self.metrics, scheduler, HealthFollower(self._health, manager_ref)),
             config.allow_version_labels_for_unavailable_models,
         )
         manager_ref.append(self.manager)
@@ -187,7 +196,6 @@ class BlockServer:
             config.model_config_file,
             config.model_config_file_poll_wait_seconds,
         )
-        scheduler = DirectScheduler(self._executor, self.metrics, config.max_queued_requests)
         self.core = DataPlane(
             self.manager, scheduler, self.metrics, Limits(config.max_rows_per_request)
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.batching.scheduler import DirectScheduler
+from service.batching.router import Scheduler
 from service.core.types import (
     Classification,
     Metadata,
@@ -53,7 +53,7 @@ class DataPlane:
     """One implementation of Predict, Classify, Regress, MultiInference, metadata and status."""
 
     def __init__(
-        self, manager: ModelManager, scheduler: DirectScheduler, metrics: Metrics, limits: Limits
+        self, manager: ModelManager, scheduler: Scheduler, metrics: Metrics, limits: Limits
     ) -> None:
         self._manager = manager
         self._scheduler = scheduler

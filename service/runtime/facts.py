@@ -11,8 +11,10 @@ FACTS_FILE = Path("assets.extra") / "blockserve.json"
 class ExportFacts:
     """Facts about a model that its graph alone does not tell."""
 
-    rows_coupled: bool = False
-    """One call's rows are reduced together, so two requests must never share a call."""
+    rows_coupled: bool | None = None
+    """One call's rows are reduced together, so two requests must never share a call.
+
+    None where the export did not say (any SavedModel not written by models.export)."""
     loop_ends_on_non_finite: bool = True
     """False where a non-finite input can keep the model's loop from ending."""
 
@@ -24,6 +26,6 @@ def read_facts(version_dir: Path) -> ExportFacts:
         return ExportFacts()
     recorded = json.loads(path.read_text())
     return ExportFacts(
-        rows_coupled=bool(recorded.get("rows_coupled", False)),
+        rows_coupled=bool(recorded["rows_coupled"]) if "rows_coupled" in recorded else None,
         loop_ends_on_non_finite=bool(recorded.get("loop_ends_on_non_finite", True)),
     )
