@@ -21,6 +21,8 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from service.inspection import render_comparison, render_summary
+from service.protos.blockserve.v1 import inspection_pb2, inspection_pb2_grpc
 from service.runtime.signature import DEFAULT_SIGNATURE, read_signatures
 from service.tensors import from_numpy, to_numpy
 
@@ -95,7 +97,19 @@ def predict(channel: grpc.Channel, args: argparse.Namespace) -> str:
     )
 
 
-COMMANDS = {"status": status, "metadata": metadata, "predict": predict}
+def parameters(channel: grpc.Channel, args: argparse.Namespace) -> str:
+    stub = inspection_pb2_grpc.ModelInspectionServiceStub(channel)
+    spec = model_spec(args)
+    if args.compare is not None:
+        request = inspection_pb2.CompareParametersRequest(
+            model_spec=spec, base_version=args.compare
+        )
+        return render_comparison(stub.CompareParameters(request, timeout=args.timeout))
+    request = inspection_pb2.GetParameterSummaryRequest(model_spec=spec)
+    return render_summary(stub.GetParameterSummary(request, timeout=args.timeout))
+
+
+COMMANDS = {"status": status, "metadata": metadata, "predict": predict, "parameters": parameters}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", help="predict: JSON rows for the signature's one input")
     parser.add_argument("--random", type=int, default=1, help="predict: this many random rows")
     parser.add_argument("--seed", type=int, default=0, help="predict: seed of the random rows")
+    parser.add_argument("--compare", type=int, help="parameters: compare with this base version")
     parser.add_argument("--timeout", type=float, default=30, help="seconds (default 30)")
     args = parser.parse_args(argv)
     with grpc.insecure_channel(args.target) as channel:

@@ -3,12 +3,14 @@
 The registry is created here and nowhere else; the rest of the server is handed a `Metrics`.
 """
 
+import contextlib
 import platform
 
 import tensorflow as tf
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from service import __version__
+from service.inspection import parameter_samples
 from service.runtime.model_version import ModelVersion
 
 # From tens of microseconds (a lone small Predict) up to seconds (a queue under overload).
@@ -24,10 +26,15 @@ UNKNOWN_MODEL = "__unknown__"
 """The `model` label of requests naming a model that is not served: keeps series bounded."""
 
 
+PARAMETER_STATISTICS = ("l2_norm", "mean", "std", "min", "max")
+
+
 class Metrics:
     """Every metric blockserve exports, on one registry."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_parameter_series: int = 1000) -> None:
+        self._max_parameter_series = max_parameter_series
+        self._parameter_series: dict[tuple[str, str], list[tuple[str, ...]]] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -94,14 +101,51 @@ class Metrics:
             registry=r,
         )
 
+        self.parameters = Gauge(
+            "blockserve_model_parameters",
+            "Number of parameter values of a model version, by kind.",
+            ["model", "version", "kind"],
+            registry=r,
+        )
+        self.parameter_statistics = {
+            statistic: Gauge(
+                f"blockserve_parameter_{statistic}",
+                f"The {statistic} of one parameter tensor of a model version.",
+                ["model", "version", "layer", "variable", "kind"],
+                registry=r,
+            )
+            for statistic in PARAMETER_STATISTICS
+        }
+
     # RepositoryListener
 
     def version_available(self, model: ModelVersion) -> None:
-        self.available.labels(model.name, str(model.version)).set(1)
+        version = str(model.version)
+        self.available.labels(model.name, version).set(1)
         self.load_duration.labels(model.name).observe(model.load_seconds)
+        summary = model.summary
+        if summary is None:
+            return
+        for kind in ("trainable", "non_trainable", "constant"):
+            count = getattr(summary, f"{kind}_parameters")
+            self.parameters.labels(model.name, version, kind).set(count)
+        series = []
+        samples = parameter_samples(summary, self._max_parameter_series, PARAMETER_STATISTICS)
+        for sample in samples:
+            labels = (model.name, version, sample.layer, sample.variable, sample.kind)
+            self.parameter_statistics[sample.statistic].labels(*labels).set(sample.value)
+            series.append(labels)
+        self._parameter_series[(model.name, version)] = series
 
     def version_unavailable(self, name: str, version: int) -> None:
         self.available.labels(name, str(version)).set(0)
+        for kind in ("trainable", "non_trainable", "constant"):
+            with contextlib.suppress(KeyError):
+                self.parameters.remove(name, str(version), kind)
+        for labels in self._parameter_series.pop((name, str(version)), []):
+            for gauge in self.parameter_statistics.values():
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*labels)
 
     def models_configured(self, names: list[str]) -> None:
         pass

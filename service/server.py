@@ -24,10 +24,11 @@ from service.batching.params import read_batching_parameters
 from service.batching.router import BatchingMode, Scheduler
 from service.config import ConfigError, ServerConfig, read_text_proto
 from service.core.dataplane import DataPlane, Limits
+from service.grpc.inspection import InspectionServicer
 from service.grpc.model_service import ModelServicer
 from service.grpc.prediction import PredictionServicer
 from service.metrics import Metrics
-from service.protos.blockserve.v1 import server_config_pb2
+from service.protos.blockserve.v1 import inspection_pb2, inspection_pb2_grpc, server_config_pb2
 from service.repository.manager import ModelManager
 from service.repository.poller import RepositoryPoller
 from service.rest.app import RestApi
@@ -158,7 +159,7 @@ class BlockServer:
         self._rest_ssl = rest_ssl_context(config)
         self._admin_token = admin_token(config)
         self._batching = read_batching_parameters(config.batching_parameters_file)
-        self.metrics = Metrics()
+        self.metrics = Metrics(config.max_parameter_series)
         self.grpc_port = 0
         self.rest_port = 0
 
@@ -197,7 +198,10 @@ class BlockServer:
             config.model_config_file_poll_wait_seconds,
         )
         self.core = DataPlane(
-            self.manager, scheduler, self.metrics, Limits(config.max_rows_per_request)
+            self.manager,
+            scheduler,
+            self.metrics,
+            Limits(config.max_rows_per_request, config.saved_model_tags),
         )
         await self._start_grpc()
         if config.rest_api_port:
@@ -223,11 +227,15 @@ class BlockServer:
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(
             ModelServicer(self.core, self.poller, self._admin_token), self._grpc
         )
+        inspection_pb2_grpc.add_ModelInspectionServiceServicer_to_server(
+            InspectionServicer(self.core), self._grpc
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)
         reflection.enable_server_reflection(
             (
                 prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
                 model_service_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
+                inspection_pb2.DESCRIPTOR.services_by_name["ModelInspectionService"].full_name,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                 reflection.SERVICE_NAME,
             ),

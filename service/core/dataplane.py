@@ -22,12 +22,20 @@ from service.core.types import (
     Served,
 )
 from service.core.validation import check_inputs
-from service.errors import InvalidArgument, NotFound, ServingError, Unavailable
+from service.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ServingError,
+    Unavailable,
+)
+from service.inspection import InspectionError, compare_parameters, find_parameters
 from service.metrics import UNKNOWN_MODEL, Metrics
+from service.protos.blockserve.v1 import inspection_pb2
 from service.repository.lease import ServedVersion
 from service.repository.manager import ModelManager, VersionStatus
 from service.runtime.model_version import ModelVersion
-from service.runtime.signature import CLASSIFY, DEFAULT_SIGNATURE, REGRESS, Signature
+from service.runtime.signature import CLASSIFY, DEFAULT_SIGNATURE, PREDICT, REGRESS, Signature
 
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 
@@ -35,6 +43,7 @@ MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 @dataclass(frozen=True)
 class Limits:
     max_rows_per_request: int
+    saved_model_tags: frozenset[str]
 
 
 @dataclass
@@ -213,6 +222,40 @@ class DataPlane:
         tally.version = "" if version is None else str(version)
         return statuses
 
+    # -- inspection -----------------------------------------------------------------------------
+
+    def parameter_summary(self, tally: Tally, query: ModelQuery) -> inspection_pb2.ParameterSummary:
+        with self._lease(tally, query).lease() as model:
+            return _summary_of(model)
+
+    async def compare_parameters(
+        self, tally: Tally, query: ModelQuery, base_version: int
+    ) -> inspection_pb2.ParameterComparison:
+        """How `query`'s version differs from `base_version`, which may be loaded or only on
+        disk, so that a new version can be checked before it takes traffic."""
+        with self._lease(tally, query).lease() as target:
+            _summary_of(target)
+            assert target.parameters is not None
+            base_dir = self._manager.version_on_disk(target.name, base_version)
+            if base_dir is None:
+                raise NotFound(
+                    f"model {target.name!r} has no version {base_version} under its base path"
+                )
+            loop = asyncio.get_running_loop()
+
+            def compare() -> inspection_pb2.ParameterComparison:
+                try:
+                    base = find_parameters(base_dir, self._limits.saved_model_tags)
+                except InspectionError as e:
+                    raise FailedPrecondition(
+                        f"cannot inspect version {base_version}: {e}"
+                    ) from None
+                return compare_parameters(
+                    base, target.parameters, target.name, base_version, target.version
+                )
+
+            return await loop.run_in_executor(None, compare)
+
     def signature_of(self, tally: Tally, query: ModelQuery) -> Signature:
         """The signature a query will use: REST decodes JSON by its input dtypes."""
         with self._lease(tally, query).lease() as model:
@@ -239,16 +282,43 @@ class DataPlane:
         name = query.signature or DEFAULT_SIGNATURE
         signature = model.signatures.get(name)
         if signature is None:
-            raise NotFound(
+            # TensorFlow Serving's codes: FAILED_PRECONDITION for Predict, INVALID_ARGUMENT for
+            # Classify and Regress (HTTP 400 both).
+            missing = InvalidArgument if method else FailedPrecondition
+            raise missing(
                 f"model {model.name!r} version {model.version} has no signature {name!r}; "
                 f"it has {sorted(model.signatures)}"
             )
-        if method and signature.method_name != method:
+        if method and not _serves(signature, method):
             raise InvalidArgument(
                 f"signature {name!r} of model {model.name!r} has method "
-                f"{signature.method_name!r}; this call needs {method!r}"
+                f"{signature.method_name!r} and outputs {sorted(signature.outputs)}; "
+                f"this call needs {method!r}"
             )
         return signature
+
+
+# TF2 exports give every signature the predict method, so TensorFlow Serving (unless told
+# --enable_signature_method_name_check) takes a predict signature whose outputs fit the call.
+METHOD_OUTPUTS = {
+    CLASSIFY: ({"classes"}, {"scores"}, {"classes", "scores"}),
+    REGRESS: ({"outputs"},),
+}
+
+
+def _serves(signature: Signature, method: str) -> bool:
+    if signature.method_name == method:
+        return True
+    return signature.method_name == PREDICT and set(signature.outputs) in METHOD_OUTPUTS[method]
+
+
+def _summary_of(model: ModelVersion) -> inspection_pb2.ParameterSummary:
+    if model.summary is None:
+        raise FailedPrecondition(
+            f"model {model.name!r} version {model.version} has no parameter summary: "
+            f"{model.summary_problem}"
+        )
+    return model.summary
 
 
 def _output_filter(model: str, signature: Signature, names: list[str]) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from service.errors import NotFound, Unavailable
 from service.repository.lease import ServedVersion
-from service.repository.source import AspiredVersions, aspired_versions
+from service.repository.source import AspiredVersions, aspired_versions, complete_versions
 from service.runtime.model_version import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -237,6 +237,18 @@ class ModelManager:
             return [
                 VersionStatus(r.version, r.state, r.error_code, r.error_message) for r in records
             ]
+
+    def version_on_disk(self, name: str, version: int) -> Path | None:
+        """The folder of a complete version under the model's base path, loaded or not."""
+        with self._lock:
+            entry = self._models.get(name)
+            base = Path(entry.config.base_path) if entry else None
+        if base is None:
+            return None
+        try:
+            return complete_versions(base).get(version)
+        except OSError:
+            return None
 
     def label_for(self, name: str, version: int) -> list[str]:
         with self._lock:

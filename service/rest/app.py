@@ -16,10 +16,10 @@ from service.core.types import ModelQuery
 from service.errors import (
     DeadlineExceeded,
     InvalidArgument,
-    NotFound,
     RequestTooLarge,
     ServingError,
 )
+from service.inspection import to_json
 from service.metrics import Metrics
 from service.rest import codec
 
@@ -178,7 +178,13 @@ class RestApi:
             else:
                 statuses = self._core.status(tally, query.name, query.version)
             return json_response(proto_json(messages.status_response(statuses)))
-        raise NotFound(f"{resource} is not served yet")
+        if resource == "parameters":
+            return _json_text(to_json(self._core.parameter_summary(tally, query)))
+        base = request.query.get("base", "")
+        if not base.isdigit():
+            raise InvalidArgument("compare needs ?base=VERSION, the version to compare against")
+        comparison = await self._core.compare_parameters(tally, query, int(base))
+        return _json_text(to_json(comparison))
 
     async def _read(self, request: web.Request) -> bytes:
         if request.content_length is not None and request.content_length > self._max_bytes:
@@ -211,6 +217,10 @@ class RestApi:
     ) -> web.Response:
         result = await self._core.regress(tally, query, codec.examples(body), deadline)
         return json_response({"results": result.values})
+
+
+def _json_text(text: str) -> web.Response:
+    return web.Response(text=text, content_type="application/json")
 
 
 def _query(match: re.Match[str]) -> ModelQuery:

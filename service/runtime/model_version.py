@@ -9,6 +9,8 @@ import numpy as np
 import tensorflow as tf
 
 from service.errors import CANONICAL_CODES, InvalidArgument, ModelError
+from service.inspection import InspectionError, ParameterSet, find_parameters, summarize
+from service.protos.blockserve.v1 import inspection_pb2
 from service.runtime.facts import ExportFacts, read_facts
 from service.runtime.signature import Signature, read_meta_graph, read_signatures
 
@@ -28,6 +30,15 @@ class ModelVersion:
         self.facts: ExportFacts = read_facts(path)
         self._loaded = tf.saved_model.load(str(path), tags=sorted(tags))
         self._functions = {name: self._loaded.signatures[name] for name in self.signatures}
+        self.parameters: ParameterSet | None = None
+        self.summary: inspection_pb2.ParameterSummary | None = None
+        self.summary_problem = ""
+        try:
+            self.parameters = find_parameters(path, tags)
+            self.summary = summarize(path, name, version, tags)
+        except InspectionError as e:  # the model still serves; only its summary is missing
+            self.summary_problem = str(e)
+            log.warning("no parameter summary for %s version %d: %s", name, version, e)
         self.load_seconds = time.perf_counter() - started
 
     def run(
