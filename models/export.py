@@ -18,12 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
 
 from models.catalog import CATALOG, SeedModel, build
 
 INPUT_NAME = "x"
 OUTPUT_NAME = "y"
 FACTS_FILE = Path("assets.extra") / "blockserve.json"
+WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 
 
 class ExportError(Exception):
@@ -80,6 +82,7 @@ def export_model(spec: SeedModel, target: Path, seed: int) -> tf.keras.Model:
         }
         (staging / FACTS_FILE).parent.mkdir(parents=True, exist_ok=True)
         (staging / FACTS_FILE).write_text(json.dumps(facts, indent=2) + "\n")
+        write_warmup_requests(staging / WARMUP_FILE, spec)
         staging.chmod(0o755)  # mkdtemp makes it private; servers often run as another user
         os.rename(staging, target)
     except BaseException:
@@ -93,6 +96,19 @@ def shape_text(shape: tf.TensorShape) -> str:
     if shape.rank == 0:
         return "() (one value for the whole batch)"
     return str((None, *shape[1:]))
+
+
+def write_warmup_requests(path: Path, spec: SeedModel) -> None:
+    """TensorFlow Serving's warm-up file: Predict requests a server replays before serving."""
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for rows in (1, 8):
+            entry = prediction_log_pb2.PredictionLog()
+            request = entry.predict_log.request
+            request.model_spec.name = spec.name
+            request.model_spec.signature_name = "serving_default"
+            x = np.full((rows, spec.features), 0.5, np.float32)
+            request.inputs[INPUT_NAME].CopyFrom(tf.make_tensor_proto(x))
+            writer.write(entry.SerializeToString())
 
 
 def describe(spec: SeedModel, version: int, model: tf.keras.Model) -> str:

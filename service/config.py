@@ -176,7 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     flag(
         "--saved_model_tags", default="serve", help="comma-separated tags of the MetaGraph to load"
     )
-    boolean("--enable_model_warmup", True, "replay assets.extra/tf_serving_warmup_requests at load")
+    boolean(
+        "--enable_model_warmup",
+        True,
+        "warm each version up before it serves: replay its "
+        "assets.extra/tf_serving_warmup_requests, or run each signature on a row of zeros",
+    )
     boolean(
         "--allow_version_labels_for_unavailable_models",
         False,

@@ -6,14 +6,13 @@ from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
-    input_pb2,
     model_pb2,
     predict_pb2,
     regression_pb2,
 )
 
 from service.core.types import Classification, Metadata, ModelQuery, Prediction, Regression, Served
-from service.errors import CANONICAL_CODES, InvalidArgument
+from service.errors import CANONICAL_CODES
 from service.repository.manager import VersionStatus
 from service.tensors import from_numpy, to_numpy
 
@@ -48,25 +47,6 @@ def predict_response(prediction: Prediction) -> predict_pb2.PredictResponse:
     for name, array in prediction.outputs.items():
         from_numpy(array, response.outputs[name])
     return response
-
-
-def serialized_examples(request_input: input_pb2.Input) -> list[bytes]:
-    """tf.Examples as the signature takes them; context features join every example."""
-    kind = request_input.WhichOneof("kind")
-    if kind == "example_list":
-        return [e.SerializeToString() for e in request_input.example_list.examples]
-    if kind == "example_list_with_context":
-        listed = request_input.example_list_with_context
-        merged = []
-        for example in listed.examples:
-            combined = type(example)()
-            combined.CopyFrom(listed.context)
-            combined.MergeFrom(example)
-            merged.append(combined.SerializeToString())
-        return merged
-    raise InvalidArgument(
-        "the request's input holds neither example_list nor example_list_with_context"
-    )
 
 
 def classification_result(result: Classification) -> classification_pb2.ClassificationResult:

@@ -165,9 +165,10 @@ class BlockServer:
 
     def _load(self, name: str, version: int, path: Path) -> ModelVersion:
         model = ModelVersion(name, version, path, self.config.saved_model_tags)
-        started = time.perf_counter()
-        model.warm_up()
-        model.load_seconds += time.perf_counter() - started
+        if self.config.enable_model_warmup:
+            started = time.perf_counter()
+            model.warm_up()
+            model.load_seconds += time.perf_counter() - started
         return model
 
     async def start(self) -> None:

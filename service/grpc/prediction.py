@@ -11,6 +11,7 @@ from tensorflow_serving.apis import (
 from service import messages as convert
 from service.core.dataplane import DataPlane
 from service.errors import InvalidArgument
+from service.examples import serialized_examples
 from service.grpc.status import answer, deadline
 from service.runtime.signature import CLASSIFY, REGRESS
 
@@ -41,7 +42,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 result = await self._core.classify(
                     tally,
                     convert.query(request.model_spec),
-                    convert.serialized_examples(request.input),
+                    serialized_examples(request.input),
                     deadline(context),
                 )
                 response = classification_pb2.ClassificationResponse(
@@ -58,7 +59,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 result = await self._core.regress(
                     tally,
                     convert.query(request.model_spec),
-                    convert.serialized_examples(request.input),
+                    serialized_examples(request.input),
                     deadline(context),
                 )
                 response = regression_pb2.RegressionResponse(
@@ -80,7 +81,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 signatures = [t.model_spec.signature_name for t in request.tasks]
                 if len(set(signatures)) != len(signatures):
                     raise InvalidArgument("two tasks use the same signature")
-                examples = convert.serialized_examples(request.input)
+                examples = serialized_examples(request.input)
                 until = deadline(context)
                 response = inference_pb2.MultiInferenceResponse()
                 for task in request.tasks:

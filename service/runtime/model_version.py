@@ -7,14 +7,25 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
 
 from service.errors import CANONICAL_CODES, InvalidArgument, ModelError
+from service.examples import serialized_examples
 from service.inspection import InspectionError, ParameterSet, find_parameters, summarize
 from service.protos.blockserve.v1 import inspection_pb2
 from service.runtime.facts import ExportFacts, read_facts
-from service.runtime.signature import Signature, read_meta_graph, read_signatures
+from service.runtime.signature import (
+    DEFAULT_SIGNATURE,
+    Signature,
+    read_meta_graph,
+    read_signatures,
+)
+from service.tensors import to_numpy
 
 log = logging.getLogger(__name__)
+
+WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
+MAX_WARMUP_BYTES = 1 << 30
 
 
 class ModelVersion:
@@ -56,7 +67,13 @@ class ModelVersion:
         return {k: result[k].numpy() for k in wanted}
 
     def warm_up(self) -> None:
-        """Run each predict signature once on one row of zeros, so the first request is not slow."""
+        """Make the first requests fast: replay the SavedModel's recorded warm-up requests
+        (TensorFlow Serving's assets.extra/tf_serving_warmup_requests) where it has them, else
+        run each signature once on one row of zeros."""
+        records = self.path / WARMUP_FILE
+        if records.is_file():
+            self._replay(records)
+            return
         for sig in self.signatures.values():
             specs = sig.inputs.values()
             if not specs or any(
@@ -69,6 +86,33 @@ class ModelVersion:
                 self.run(sig.name, zeros, ())
             except Exception as e:  # a model may reject zeros; real requests will tell
                 log.info("warm-up of %s/%d %s skipped: %s", self.name, self.version, sig.name, e)
+
+    def _replay(self, records: Path) -> None:
+        """Run every PredictionLog in a TFRecord file; a failure fails the load, as in
+        TensorFlow Serving."""
+        for record in tf.data.TFRecordDataset(str(records)):
+            entry = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+            kind = entry.WhichOneof("log_type")
+            if kind == "predict_log":
+                request = entry.predict_log.request
+                inputs = {
+                    k: to_numpy(v, f"warm-up input {k!r}", MAX_WARMUP_BYTES)
+                    for k, v in request.inputs.items()
+                }
+                outputs = tuple(request.output_filter)
+            elif kind in ("classify_log", "regress_log"):
+                request = getattr(entry, kind).request
+                (name,) = self.signatures[
+                    request.model_spec.signature_name or DEFAULT_SIGNATURE
+                ].inputs
+                inputs = {name: np.array(serialized_examples(request.input), dtype=object)}
+                outputs = ()
+            else:
+                log.info(
+                    "warm-up of %s/%d: %s records are not replayed", self.name, self.version, kind
+                )
+                continue
+            self.run(request.model_spec.signature_name or DEFAULT_SIGNATURE, inputs, outputs)
 
     def close(self) -> None:
         """Drop the TensorFlow objects so their memory can be returned."""
