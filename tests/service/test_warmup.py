@@ -1,4 +1,4 @@
-"""Warm-up: a version replays its recorded requests before serving, and a failing one never serves."""
+"""Warm-up: recorded requests replay before a version serves; a failing warm-up never serves."""
 
 import shutil
 from pathlib import Path
