@@ -24,7 +24,13 @@ export: install
 	$(BIN)/python -m models.export --output-dir $(EXPORT_DIR) --skip-existing
 
 serve: export
-	$(BIN)/python -m service --port $(GRPC_PORT) --rest_api_port $(REST_PORT) \
+	@echo "Serving the seed models: gRPC on localhost:$(GRPC_PORT), REST on localhost:$(REST_PORT). Try:"
+	@echo "  curl localhost:$(REST_PORT)/v1/models/mlp"
+	@echo "  curl -X POST localhost:$(REST_PORT)/v1/models/param_net:predict -d '{\"instances\": [[1, 2, 3, 4]]}'"
+	@echo "  $(BIN)/python -m service.client predict mlp --random 2 --target localhost:$(GRPC_PORT)"
+	@echo "  $(BIN)/python -m service.client parameters chimera --target localhost:$(GRPC_PORT)"
+	@echo "  curl localhost:$(REST_PORT)/metrics"
+	exec $(BIN)/python -m service --port $(GRPC_PORT) --rest_api_port $(REST_PORT) \
 		--model_config_file $(EXPORT_DIR)/models.config
 
 test: install system-deps
