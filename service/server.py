@@ -243,10 +243,13 @@ class BlockServer:
             self._grpc,
         )
         address = f"{config.bind_address}:{config.port}"
-        if self._grpc_credentials is None:
-            self.grpc_port = self._grpc.add_insecure_port(address)
-        else:
-            self.grpc_port = self._grpc.add_secure_port(address, self._grpc_credentials)
+        try:
+            if self._grpc_credentials is None:
+                self.grpc_port = self._grpc.add_insecure_port(address)
+            else:
+                self.grpc_port = self._grpc.add_secure_port(address, self._grpc_credentials)
+        except RuntimeError:  # grpcio raises where older versions returned 0
+            self.grpc_port = 0
         if not self.grpc_port:
             raise ConfigError(f"cannot listen for gRPC on {address}")
         await self._grpc.start()
@@ -265,7 +268,14 @@ class BlockServer:
         site = web.TCPSite(
             self._runner, config.bind_address, config.rest_api_port, ssl_context=self._rest_ssl
         )
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:
+            await self._grpc.stop(None)  # started already; left running it dies noisily at exit
+            raise ConfigError(
+                f"cannot listen for REST on {config.bind_address}:{config.rest_api_port}: "
+                f"{e.strerror}"
+            ) from None
         self.rest_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:

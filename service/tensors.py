@@ -28,6 +28,9 @@ _TYPES: dict[int, tuple[np.dtype, str]] = {
     types_pb2.DT_STRING: (np.dtype(object), "string_val"),
 }
 _DTYPE_TO_ENUM = {dtype: enum for enum, (dtype, _) in _TYPES.items() if dtype.kind != "O"}
+# NumPy's limits on an array's shape, whatever the request's byte limit.
+MAX_RANK = 64
+MAX_ELEMENTS = 2**59
 
 
 def numpy_dtype(enum: int) -> np.dtype:
@@ -42,9 +45,14 @@ def shape_of(proto: tensor_shape_pb2.TensorShapeProto, what: str) -> tuple[int, 
     """The dimensions of a request tensor, refusing unknown rank and negative sizes."""
     if proto.unknown_rank:
         raise InvalidArgument(f"{what}: shape has unknown rank")
+    if len(proto.dim) > MAX_RANK:
+        raise InvalidArgument(f"{what}: shape has {len(proto.dim)} dimensions; at most {MAX_RANK}")
     dims = tuple(d.size for d in proto.dim)
     if any(d < 0 for d in dims):
         raise InvalidArgument(f"{what}: shape {list(dims)} has a negative dimension")
+    # NumPy refuses such a shape even when another dimension is 0 and the tensor is empty.
+    if prod(d for d in dims if d) > MAX_ELEMENTS:
+        raise InvalidArgument(f"{what}: shape {list(dims)} is too large")
     return dims
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from service.batching.params import BatchingParameters
 from service.batching.queue import BatchQueue
-from service.batching.scheduler import DirectScheduler
+from service.batching.scheduler import DirectScheduler, rows_of
 from service.metrics import Metrics
 from service.runtime.model_version import ModelVersion
 
@@ -53,7 +53,8 @@ class Scheduler:
         outputs: tuple[str, ...],
         deadline: float | None,
     ) -> dict[str, np.ndarray]:
-        if not self.batches(model):
+        # A request that fills a batch on its own gains nothing from waiting for company.
+        if not self.batches(model) or rows_of(inputs) >= self._params.max_batch_size:
             return await self._direct.run(model, signature, inputs, outputs, deadline)
         key = (model.name, model.version)
         queue = self._queues.get(key)

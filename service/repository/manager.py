@@ -10,7 +10,7 @@ from typing import Protocol
 from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from service.errors import NotFound, Unavailable
+from service.errors import InvalidArgument, NotFound, Unavailable
 from service.repository.lease import ServedVersion
 from service.repository.source import AspiredVersions, aspired_versions, complete_versions
 from service.runtime.model_version import ModelVersion
@@ -207,7 +207,11 @@ class ModelManager:
         if label is not None:
             labels = entry.config.version_labels
             if label not in labels:
-                raise NotFound(f"model {name!r} has no version label {label!r}")
+                # TensorFlow Serving's code: INVALID_ARGUMENT (HTTP 400), not NOT_FOUND.
+                raise InvalidArgument(
+                    f"Unrecognized servable version label: {label!r} (model {name!r} has "
+                    f"{sorted(labels) or 'no labels'})"
+                )
             version = labels[label]
         if version is None:
             if not available:

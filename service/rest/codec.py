@@ -8,6 +8,7 @@ Floats leave as the exact decimal of their float32 value, so they survive the ro
 import base64
 import binascii
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,14 @@ from service.errors import InvalidArgument
 from service.runtime.signature import Signature, TensorSpec
 
 MAX_JSON_DEPTH = 64
+
+
+class _Constant(float):
+    """NaN or an infinity written as such, which TensorFlow Serving accepts; unlike a number
+    too large for a double, which Python's parser also reads as an infinity."""
+
+
+_CONSTANTS = {name: _Constant(name) for name in ("NaN", "Infinity", "-Infinity")}
 
 
 def dumps(payload: Any) -> str:
@@ -29,7 +38,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
     if not body.strip():
         raise InvalidArgument("the request body is empty; send a JSON object")
     try:
-        parsed = json.loads(body)
+        parsed = json.loads(body, parse_constant=_CONSTANTS.__getitem__)
     except RecursionError:
         raise InvalidArgument("the JSON body is nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as e:
@@ -82,6 +91,8 @@ def to_array(value: Any, spec: TensorSpec | None, what: str) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         got = "mixed or ragged values" if array.dtype == object else "strings"
         raise InvalidArgument(f"{what}: expected numbers, got {got}")
+    if array.dtype.kind == "f" and np.isinf(array).any() and _overflows(value):
+        raise InvalidArgument(f"{what}: a number is beyond the range of a double")
     want = spec.dtype if spec is not None and spec.dtype is not None else array.dtype
     if array.dtype.kind == "f" and want.kind in "iub":
         raise InvalidArgument(f"{what}: expected {want.name}, got fractional numbers")
@@ -95,6 +106,13 @@ def to_array(value: Any, spec: TensorSpec | None, what: str) -> np.ndarray:
         if overflow.any():
             raise InvalidArgument(f"{what}: a value is out of range for {want.name}")
     return converted
+
+
+def _overflows(value: Any) -> bool:
+    """Whether a JSON value holds a number that was read as an infinity without saying so."""
+    if isinstance(value, list):
+        return any(_overflows(v) for v in value)
+    return isinstance(value, float) and math.isinf(value) and not isinstance(value, _Constant)
 
 
 def predict_inputs(
