@@ -2,6 +2,7 @@
 
 import gc
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from service.errors import CANONICAL_CODES, InvalidArgument, ModelError
 from service.examples import serialized_examples
 from service.inspection import InspectionError, ParameterSet, find_parameters, summarize
 from service.protos.blockserve.v1 import inspection_pb2
+from service.runtime.call import signature_call
 from service.runtime.facts import ExportFacts, read_facts
 from service.runtime.signature import (
     DEFAULT_SIGNATURE,
@@ -40,7 +42,9 @@ class ModelVersion:
         self.signatures: dict[str, Signature] = read_signatures(graph.signature_def)
         self.facts: ExportFacts = read_facts(path)
         self._loaded = tf.saved_model.load(str(path), tags=sorted(tags))
-        self._functions = {name: self._loaded.signatures[name] for name in self.signatures}
+        self._calls = {
+            name: signature_call(self._loaded.signatures[name]) for name in self.signatures
+        }
         self.parameters: ParameterSet | None = None
         self.summary: inspection_pb2.ParameterSummary | None = None
         self.summary_problem = ""
@@ -56,9 +60,9 @@ class ModelVersion:
         self, signature: str, inputs: dict[str, np.ndarray], outputs: tuple[str, ...]
     ) -> dict[str, np.ndarray]:
         """Call a signature; `outputs` names what to return (all of them when empty)."""
-        fn = self._functions[signature]
+        call = self._calls[signature]
         try:
-            result = fn(**{k: tf.constant(v) for k, v in inputs.items()})
+            result = call(inputs)
         except tf.errors.OpError as e:
             raise ModelError(CANONICAL_CODES[e.error_code], _first_line(e.message)) from None
         except (TypeError, ValueError) as e:
@@ -116,11 +120,23 @@ class ModelVersion:
 
     def close(self) -> None:
         """Drop the TensorFlow objects so their memory can be returned."""
-        self._functions.clear()
+        self._calls.clear()
         self._loaded = None
         gc.collect()
 
 
+# What TensorFlow wraps around an op's error: a header, where the node was defined, its name.
+_WRAPPING = re.compile(r"Graph execution error:|Detected at node|<stack traces unavailable>|Node: ")
+_NODE_TAGS = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\]$")
+
+
 def _first_line(message: str) -> str:
-    # TensorFlow appends the graph's call stack; the first line says what went wrong.
+    """The line of TensorFlow's message that says what went wrong, e.g. `indices[1] = 7 is not
+    in [0, 3)`, without the header, the call stack and the node tags around it."""
+    for line in message.splitlines():
+        if line[:1].isspace() or _WRAPPING.match(line):
+            continue
+        line = _NODE_TAGS.sub("", line).strip()
+        if line:
+            return line
     return message.strip().split("\n")[0]
