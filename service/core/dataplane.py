@@ -4,7 +4,6 @@ Every API call of both protocols goes through here; metrics and errors wrap each
 """
 
 import asyncio
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.batching.router import Scheduler
+from service.config import MODEL_NAME
 from service.core.types import (
     Classification,
     Metadata,
@@ -26,6 +26,8 @@ from service.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    RequestTooLarge,
+    ResourceExhausted,
     ServingError,
     Unavailable,
 )
@@ -37,13 +39,13 @@ from service.repository.manager import ModelManager, VersionStatus
 from service.runtime.model_version import ModelVersion
 from service.runtime.signature import CLASSIFY, DEFAULT_SIGNATURE, PREDICT, REGRESS, Signature
 
-MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
-
 
 @dataclass(frozen=True)
 class Limits:
     max_rows_per_request: int
     saved_model_tags: frozenset[str]
+    max_concurrent_requests: int = 0
+    """Requests in flight at once, over both protocols; 0 for no limit."""
 
 
 @dataclass
@@ -95,10 +97,20 @@ class DataPlane:
         inflight.inc()
         try:
             if self._draining:
+                self._metrics.rejected.labels(protocol, "shutting_down").inc()
                 raise Unavailable("the server is shutting down")
+            if 0 < self._limits.max_concurrent_requests < self._inflight:
+                # REST gets here before reading the body, so a flood cannot fill memory.
+                raise ResourceExhausted(
+                    f"{self._inflight - 1} requests are in flight, the most this server takes "
+                    "at once; try again later"
+                )
             yield tally
         except ServingError as e:
             code = e.code
+            if isinstance(e, ResourceExhausted):
+                reason = "too_large" if isinstance(e, RequestTooLarge) else "overloaded"
+                self._metrics.rejected.labels(protocol, reason).inc()
             raise
         except asyncio.CancelledError:
             code = "CANCELLED"
@@ -140,73 +152,68 @@ class DataPlane:
     async def classify(
         self, tally: Tally, query: ModelQuery, examples: list[bytes], deadline: float | None
     ) -> Classification:
-        served = self._lease(tally, query)
-        with served.lease() as model:
-            signature = self._signature(model, query, CLASSIFY)
-            tally.served(model, signature.name)
-            result = await self._run_examples(model, signature, examples, deadline)
-            scores = result.get("scores")
-            classes = result.get("classes")
-            rows = len(examples)
-            scores = None if scores is None else scores.reshape(rows, -1)
-            classes = None if classes is None else classes.reshape(rows, -1)
-            width = (scores if scores is not None else classes).shape[1]
-            pairs = [
-                [
-                    (
-                        _text(classes[i, j]) if classes is not None else "",
-                        float(scores[i, j]) if scores is not None else 0.0,
-                    )
-                    for j in range(width)
-                ]
-                for i in range(rows)
+        served, result = await self._run_examples(tally, query, CLASSIFY, examples, deadline)
+        rows = len(examples)
+        scores = result.get("scores")
+        classes = result.get("classes")
+        scores = None if scores is None else scores.reshape(rows, -1)
+        classes = None if classes is None else classes.reshape(rows, -1)
+        width = (scores if scores is not None else classes).shape[1]
+        pairs = [
+            [
+                (
+                    _text(classes[i, j]) if classes is not None else "",
+                    float(scores[i, j]) if scores is not None else 0.0,
+                )
+                for j in range(width)
             ]
-            return Classification(Served(model.name, model.version, signature.name), pairs)
+            for i in range(rows)
+        ]
+        return Classification(served, pairs)
 
     async def regress(
         self, tally: Tally, query: ModelQuery, examples: list[bytes], deadline: float | None
     ) -> Regression:
-        served = self._lease(tally, query)
-        with served.lease() as model:
-            signature = self._signature(model, query, REGRESS)
-            tally.served(model, signature.name)
-            result = await self._run_examples(model, signature, examples, deadline)
-            values = result["outputs"].reshape(len(examples), -1)
-            if values.shape[1] != 1:
-                raise InvalidArgument(
-                    f"model {model.name!r} signature {signature.name!r}: regression gives "
-                    f"{values.shape[1]} values per example; expected one"
-                )
-            return Regression(
-                Served(model.name, model.version, signature.name), values[:, 0].tolist()
+        served, result = await self._run_examples(tally, query, REGRESS, examples, deadline)
+        values = result["outputs"].reshape(len(examples), -1)
+        if values.shape[1] != 1:
+            raise InvalidArgument(
+                f"model {served.model!r} signature {served.signature!r}: regression gives "
+                f"{values.shape[1]} values per example; expected one"
             )
+        return Regression(served, values[:, 0].tolist())
 
     async def _run_examples(
         self,
-        model: ModelVersion,
-        signature: Signature,
+        tally: Tally,
+        query: ModelQuery,
+        method: str,
         examples: list[bytes],
         deadline: float | None,
-    ) -> dict[str, np.ndarray]:
-        if not examples:
-            raise InvalidArgument("the request holds no examples")
-        if len(signature.inputs) != 1:
-            raise InvalidArgument(
-                f"signature {signature.name!r} takes {len(signature.inputs)} inputs; "
-                "classify and regress need one input of serialized tf.Examples"
-            )
-        (spec,) = signature.inputs.values()
-        if spec.dtype != object:
-            raise InvalidArgument(
-                f"signature {signature.name!r} input {spec.name!r} is {spec.describe()}; "
-                "classify and regress need serialized tf.Examples (string)"
-            )
-        if len(examples) > self._limits.max_rows_per_request:
-            raise InvalidArgument(
-                f"{len(examples)} examples; at most {self._limits.max_rows_per_request} per request"
-            )
-        batch = {spec.name: np.array(examples, dtype=object)}
-        return await self._scheduler.run(model, signature.name, batch, (), deadline)
+    ) -> tuple[Served, dict[str, np.ndarray]]:
+        """Run a classify or regress signature on serialized tf.Examples."""
+        with self._lease(tally, query).lease() as model:
+            signature = self._signature(model, query, method)
+            tally.served(model, signature.name)
+            if not examples:
+                raise InvalidArgument("the request holds no examples")
+            if len(signature.inputs) != 1:
+                raise InvalidArgument(
+                    f"signature {signature.name!r} takes {len(signature.inputs)} inputs; "
+                    "classify and regress need one input of serialized tf.Examples"
+                )
+            (spec,) = signature.inputs.values()
+            if spec.dtype != object:
+                raise InvalidArgument(
+                    f"signature {signature.name!r} input {spec.name!r} is {spec.describe()}; "
+                    "classify and regress need serialized tf.Examples (string)"
+                )
+            limit = self._limits.max_rows_per_request
+            if len(examples) > limit:
+                raise InvalidArgument(f"{len(examples)} examples; at most {limit} per request")
+            batch = {spec.name: np.array(examples, dtype=object)}
+            result = await self._scheduler.run(model, signature.name, batch, (), deadline)
+            return Served(model.name, model.version, signature.name), result
 
     # -- metadata and status ------------------------------------------------------------------
 
@@ -217,6 +224,7 @@ class DataPlane:
             return Metadata(Served(model.name, model.version, ""), dict(model.signatures))
 
     def status(self, tally: Tally, name: str, version: int | None) -> list[VersionStatus]:
+        _check_name(name)
         statuses = self._manager.status(name, version)
         tally.model = name
         tally.version = "" if version is None else str(version)
@@ -268,12 +276,7 @@ class DataPlane:
     # -- helpers ------------------------------------------------------------------------------
 
     def _lease(self, tally: Tally, query: ModelQuery) -> ServedVersion:
-        if not query.name:
-            raise InvalidArgument("the model spec has no model name")
-        if not MODEL_NAME.fullmatch(query.name):
-            raise InvalidArgument(
-                f"model name {query.name[:100]!r} is not valid: letters, digits, '.', '_', '-'"
-            )
+        _check_name(query.name)
         served = self._manager.lease(query.name, query.version, query.label)
         tally.served(served.model)
         return served
@@ -310,6 +313,16 @@ def _serves(signature: Signature, method: str) -> bool:
     if signature.method_name == method:
         return True
     return signature.method_name == PREDICT and set(signature.outputs) in METHOD_OUTPUTS[method]
+
+
+def _check_name(name: str) -> None:
+    """Refuse a name no model can have before it is looked up anywhere."""
+    if not name:
+        raise InvalidArgument("the model spec has no model name")
+    if not MODEL_NAME.fullmatch(name):
+        raise InvalidArgument(
+            f"model name {name[:100]!r} is not valid: letters, digits, '.', '_', '-'"
+        )
 
 
 def _summary_of(model: ModelVersion) -> inspection_pb2.ParameterSummary:
