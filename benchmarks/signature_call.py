@@ -1,0 +1,56 @@
+"""The in-process cost of one TensorFlow signature call, the part of latency no server avoids.
+
+    python -m benchmarks.signature_call --model_dir exported/mlp/1 --calls 2000
+
+Loads the SavedModel as the naive server does and times `signatures["serving_default"]` on a
+prebuilt tensor of 1 and of 256 rows, and on a NumPy row (conversion included). Prints JSON.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+
+
+def percentiles(call, calls: int, warm_up: int) -> dict[str, float]:
+    for _ in range(warm_up):
+        call()
+    seconds = np.empty(calls)
+    for i in range(calls):
+        started = time.perf_counter()
+        call()
+        seconds[i] = time.perf_counter() - started
+    p50, p90, p99 = np.percentile(seconds * 1000, [50, 90, 99])
+    return {"p50": round(float(p50), 4), "p90": round(float(p90), 4), "p99": round(float(p99), 4)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.signature_call", description=__doc__)
+    p.add_argument("--model_dir", required=True, help="one SavedModel version folder")
+    p.add_argument("--features", type=int, default=20)
+    p.add_argument("--calls", type=int, default=2000)
+    p.add_argument("--warm-up", type=int, default=100)
+    args = p.parse_args(argv)
+    signature = tf.saved_model.load(args.model_dir).signatures["serving_default"]
+    rng = np.random.default_rng(0)
+    result: dict[str, dict[str, float]] = {}
+    for rows in (1, 256):
+        x = tf.constant(rng.uniform(size=(rows, args.features)).astype(np.float32))
+        call = lambda x=x: signature(x=x)  # noqa: E731
+        result[f"rows_{rows}_ms"] = percentiles(call, args.calls, args.warm_up)
+    row = rng.uniform(size=(1, args.features)).astype(np.float32)
+    result["rows_1_numpy_input_ms"] = percentiles(
+        lambda: signature(x=row)["y"].numpy(), args.calls, args.warm_up
+    )
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
