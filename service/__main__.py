@@ -29,6 +29,11 @@ async def serve(argv: list[str] | None) -> int:
     await stop.wait()
     log.info("draining (up to %ss)", config.shutdown_grace_seconds)
     await server.stop()
+    if server.calls_left_running:
+        # Their threads would keep the process alive until TensorFlow returns.
+        log.warning("stopped; abandoning TensorFlow calls that outlasted the grace period")
+        logging.shutdown()
+        os._exit(0)
     log.info("stopped")
     return 0
 

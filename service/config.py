@@ -4,6 +4,7 @@ Nothing else in the server reads `sys.argv` or the environment.
 """
 
 import argparse
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from google.protobuf.message import Message
 from tensorflow_serving.config import model_server_config_pb2
 
 from service import __version__
+
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+"""What a model name may be: it appears in URLs and metric labels, never as a path."""
 
 
 class ConfigError(Exception):
@@ -41,6 +45,7 @@ class ServerConfig:
     max_request_bytes: int
     max_rows_per_request: int
     max_queued_requests: int
+    max_concurrent_requests: int
     shutdown_grace_seconds: float
     max_parameter_series: int
     ssl_config_file: str
@@ -98,6 +103,11 @@ def check_model_config(config: model_server_config_pb2.ModelServerConfig, where:
     for model in config.model_config_list.config:
         if not model.name:
             raise ConfigError(f"{where}: a model has no name")
+        if not MODEL_NAME.fullmatch(model.name):
+            raise ConfigError(
+                f"{where}: model name {model.name[:100]!r} is not valid: letters, digits, "
+                "'.', '_', '-', starting with a letter or digit"
+            )
         if not model.base_path:
             raise ConfigError(f"{where}: model {model.name!r} has no base_path")
         if model.model_platform not in ("", "tensorflow"):
@@ -211,6 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests waiting for a model beyond this are refused with RESOURCE_EXHAUSTED",
     )
     flag(
+        "--max_concurrent_requests",
+        type=int,
+        default=0,
+        help="requests in flight at once; beyond this they are refused with RESOURCE_EXHAUSTED "
+        "(REST 429) before their message or body is read, which bounds memory under a flood; "
+        "0: no limit (default)",
+    )
+    flag(
         "--shutdown_grace_seconds",
         type=float,
         default=30,
@@ -275,6 +293,10 @@ def parse(
     ):
         if getattr(args, name) <= 0:
             raise ConfigError(f"--{name} must be positive, got {getattr(args, name)}")
+    if args.max_concurrent_requests < 0:
+        raise ConfigError(
+            f"--max_concurrent_requests must be 0 or more, got {args.max_concurrent_requests}"
+        )
     tags = frozenset(t.strip() for t in args.saved_model_tags.split(",") if t.strip())
     fields = {
         f: getattr(args, f) for f in ServerConfig.__dataclass_fields__ if f != "saved_model_tags"

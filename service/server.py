@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import ssl
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -162,6 +163,7 @@ class BlockServer:
         self.metrics = Metrics(config.max_parameter_series)
         self.grpc_port = 0
         self.rest_port = 0
+        self.calls_left_running = False
 
     def _load(self, name: str, version: int, path: Path) -> ModelVersion:
         model = ModelVersion(name, version, path, self.config.saved_model_tags)
@@ -202,7 +204,11 @@ class BlockServer:
             self.manager,
             scheduler,
             self.metrics,
-            Limits(config.max_rows_per_request, config.saved_model_tags),
+            Limits(
+                config.max_rows_per_request,
+                config.saved_model_tags,
+                config.max_concurrent_requests,
+            ),
         )
         await self._start_grpc()
         if config.rest_api_port:
@@ -221,7 +227,10 @@ class BlockServer:
             ("grpc.so_reuseport", 0),
             *config.grpc_channel_arguments,
         ]
-        self._grpc = grpc.aio.server(options=options)
+        # Past the limit gRPC refuses a call before reading its message: memory stays bounded.
+        self._grpc = grpc.aio.server(
+            options=options, maximum_concurrent_rpcs=config.max_concurrent_requests or None
+        )
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
             PredictionServicer(self.core, config.max_request_bytes), self._grpc
         )
@@ -263,7 +272,9 @@ class BlockServer:
             config.rest_api_timeout_in_ms / 1000,
             self._metrics_paths,
         )
-        self._runner = web.AppRunner(self.rest.application(), access_log=None)
+        # By cleanup the grace period has been spent waiting for requests in flight: what
+        # remains gets a second to finish writing its response (aiohttp's default is 60).
+        self._runner = web.AppRunner(self.rest.application(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(
             self._runner, config.bind_address, config.rest_api_port, ssl_context=self._rest_ssl
@@ -294,4 +305,14 @@ class BlockServer:
         self.poller.stop()
         await self._loading
         await asyncio.get_running_loop().run_in_executor(None, self.manager.shutdown)
-        self._executor.shutdown(wait=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.calls_left_running = not _joined(self._executor, max(0.1, deadline - time.monotonic()))
+
+
+def _joined(executor: ThreadPoolExecutor, timeout: float) -> bool:
+    """Whether a shut-down executor's threads end within `timeout`. A TensorFlow call cannot
+    be interrupted, so one that outlasts the grace period is left running."""
+    joiner = threading.Thread(target=executor.shutdown, name="join-inference", daemon=True)
+    joiner.start()
+    joiner.join(timeout)
+    return not joiner.is_alive()

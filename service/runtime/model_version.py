@@ -61,6 +61,12 @@ class ModelVersion:
     ) -> dict[str, np.ndarray]:
         """Call a signature; `outputs` names what to return (all of them when empty)."""
         call = self._calls[signature]
+        expected = self.signatures[signature].inputs
+        if inputs.keys() != expected.keys():
+            raise InvalidArgument(
+                f"{self.name} signature {signature} takes inputs {sorted(expected)}, "
+                f"got {sorted(inputs)}"
+            )
         try:
             result = call(inputs)
         except tf.errors.OpError as e:
