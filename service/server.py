@@ -28,6 +28,7 @@ from service.core.dataplane import DataPlane, Limits
 from service.grpc.inspection import InspectionServicer
 from service.grpc.model_service import ModelServicer
 from service.grpc.prediction import PredictionServicer
+from service.health import NOT_SERVING, HealthFollower
 from service.metrics import Metrics
 from service.protos.blockserve.v1 import inspection_pb2, inspection_pb2_grpc, server_config_pb2
 from service.repository.manager import ModelManager
@@ -36,56 +37,6 @@ from service.rest.app import RestApi
 from service.runtime.model_version import ModelVersion
 
 log = logging.getLogger(__name__)
-
-SERVING = health_pb2.HealthCheckResponse.SERVING
-NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-class HealthFollower:
-    """Keeps grpc.health.v1 in step with the repository: per model, and overall ("")."""
-
-    def __init__(self, health: health_aio.HealthServicer, manager_ref: list[ModelManager]) -> None:
-        self._health = health
-        self._manager_ref = manager_ref
-        self._loop = asyncio.get_running_loop()
-
-    def _set(self, service: str, status: int) -> None:
-        asyncio.run_coroutine_threadsafe(self._health.set(service, status), self._loop)
-
-    def _refresh(self) -> None:
-        manager = self._manager_ref[0]
-        unready = set(manager.unready_models())
-        for name in manager.model_names():
-            self._set(name, NOT_SERVING if name in unready else SERVING)
-        self._set("", NOT_SERVING if unready else SERVING)
-
-    def version_available(self, model: ModelVersion) -> None:
-        self._refresh()
-
-    def version_unavailable(self, name: str, version: int) -> None:
-        self._refresh()
-
-    def models_configured(self, names: list[str]) -> None:
-        self._refresh()
-
-
-class Listeners:
-    """Fans repository events out to metrics and health."""
-
-    def __init__(self, *listeners: object) -> None:
-        self._listeners = listeners
-
-    def version_available(self, model: ModelVersion) -> None:
-        for listener in self._listeners:
-            listener.version_available(model)  # type: ignore[attr-defined]
-
-    def version_unavailable(self, name: str, version: int) -> None:
-        for listener in self._listeners:
-            listener.version_unavailable(name, version)  # type: ignore[attr-defined]
-
-    def models_configured(self, names: list[str]) -> None:
-        for listener in self._listeners:
-            listener.models_configured(names)  # type: ignore[attr-defined]
 
 
 def metrics_paths(config: ServerConfig) -> tuple[str, ...]:
@@ -187,13 +138,9 @@ class BlockServer:
             self.metrics,
             config.max_queued_requests,
         )
-        manager_ref: list[ModelManager] = []
-        self.manager = ModelManager(
-            self._load,
-            Listeners(self.metrics, scheduler, HealthFollower(self._health, manager_ref)),
-            config.allow_version_labels_for_unavailable_models,
-        )
-        manager_ref.append(self.manager)
+        self.manager = ModelManager(self._load, config.allow_version_labels_for_unavailable_models)
+        for listener in (self.metrics, scheduler, HealthFollower(self._health, self.manager)):
+            self.manager.subscribe(listener)
         self.poller = RepositoryPoller(
             self.manager,
             config.file_system_poll_wait_seconds,

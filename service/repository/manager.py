@@ -71,16 +71,19 @@ class ModelManager:
     def __init__(
         self,
         load: Callable[[str, int, Path], ModelVersion],
-        listener: RepositoryListener,
         allow_labels_for_unavailable: bool = False,
     ) -> None:
         self._load = load
-        self._listener = listener
+        self._listeners: list[RepositoryListener] = []
         self._allow_unavailable_labels = allow_labels_for_unavailable
         self._lock = threading.Lock()
         self._reconciling = threading.Lock()
         self._models: dict[str, ModelEntry] = {}
         self._retired: dict[str, ModelEntry] = {}
+
+    def subscribe(self, listener: RepositoryListener) -> None:
+        """Tell `listener` from now on when versions come and go (before `configure`)."""
+        self._listeners.append(listener)
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -94,7 +97,8 @@ class ModelManager:
             for name, model_config in wanted.items():
                 entry = self._models.setdefault(name, ModelEntry(model_config))
                 entry.config = model_config
-        self._listener.models_configured(sorted(wanted))
+        for listener in self._listeners:
+            listener.models_configured(sorted(wanted))
 
     def model_names(self) -> list[str]:
         with self._lock:
@@ -142,7 +146,8 @@ class ModelManager:
             record.served = ServedVersion(model)
             record.state = State.AVAILABLE
         log.info("model %s version %d is available (%.2fs)", name, version, model.load_seconds)
-        self._listener.version_available(model)
+        for listener in self._listeners:
+            listener.version_available(model)
 
     def _unload_unaspired(self, entry: ModelEntry, aspired: AspiredVersions) -> None:
         with self._lock:
@@ -175,7 +180,8 @@ class ModelManager:
         with self._lock:
             record.state = State.END
         log.info("model %s version %d unloaded", name, record.version)
-        self._listener.version_unavailable(name, record.version)
+        for listener in self._listeners:
+            listener.version_unavailable(name, record.version)
 
     def shutdown(self) -> None:
         """Unload every version, waiting for the requests that use them."""
