@@ -91,6 +91,7 @@ class RestApi:
         for path in self._metrics_paths:
             app.router.add_get(path, self.metrics)
         app.router.add_route("*", "/v1/models/{tail:.*}", self.models)
+        app.router.add_route("*", "/{tail:.*}", self.unknown_path)
         return app
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -107,6 +108,9 @@ class RestApi:
             body=generate_latest(self._metrics.registry),
             headers={"Content-Type": CONTENT_TYPE_LATEST},
         )
+
+    async def unknown_path(self, request: web.Request) -> web.Response:
+        return json_response({"error": f"no such resource: {request.path}"}, 404)
 
     async def models(self, request: web.Request) -> web.Response:
         match = ROUTE.match(request.path)

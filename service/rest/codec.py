@@ -94,6 +94,9 @@ def to_array(value: Any, spec: TensorSpec | None, what: str) -> np.ndarray:
     if array.dtype.kind == "f" and np.isinf(array).any() and _overflows(value):
         raise InvalidArgument(f"{what}: a number is beyond the range of a double")
     want = spec.dtype if spec is not None and spec.dtype is not None else array.dtype
+    if array.size and (array.dtype.kind == "b") != (want.kind == "b"):
+        got = "true/false" if array.dtype.kind == "b" else "numbers"
+        raise InvalidArgument(f"{what}: expected {want.name}, got {got}")
     if array.dtype.kind == "f" and want.kind in "iub":
         raise InvalidArgument(f"{what}: expected {want.name}, got fractional numbers")
     if want.kind in "iu" and array.size:
