@@ -208,8 +208,6 @@ def dashboard() -> dict:
 @pytest.fixture(scope="session")
 def live_stack(exported: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """Two blockserve replicas, nginx in front and Prometheus scraping both, on loopback."""
-    if importlib.util.find_spec("service.__main__") is None:
-        pytest.skip("the server (`python -m service`) is not there yet")
     from tests.deploy.live_stack import LiveStack
 
     stack = LiveStack.start(exported / "models.config", tmp_path_factory.mktemp("live"))
