@@ -28,7 +28,7 @@ from service.core.dataplane import DataPlane, Limits
 from service.grpc.inspection import InspectionServicer
 from service.grpc.model_service import ModelServicer
 from service.grpc.prediction import PredictionServicer
-from service.health import NOT_SERVING, HealthFollower
+from service.health import NOT_SERVING, SERVING, HealthFollower
 from service.metrics import Metrics
 from service.protos.blockserve.v1 import inspection_pb2, inspection_pb2_grpc, server_config_pb2
 from service.repository.manager import ModelManager
@@ -37,6 +37,13 @@ from service.rest.app import RestApi
 from service.runtime.model_version import ModelVersion
 
 log = logging.getLogger(__name__)
+
+SERVICES = (
+    prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
+    model_service_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
+    inspection_pb2.DESCRIPTOR.services_by_name["ModelInspectionService"].full_name,
+)
+"""The gRPC services of ours and TensorFlow Serving's, for reflection and health."""
 
 
 def metrics_paths(config: ServerConfig) -> tuple[str, ...]:
@@ -190,14 +197,14 @@ class BlockServer:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)
         reflection.enable_server_reflection(
             (
-                prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
-                model_service_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
-                inspection_pb2.DESCRIPTOR.services_by_name["ModelInspectionService"].full_name,
+                *SERVICES,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                 reflection.SERVICE_NAME,
             ),
             self._grpc,
         )
+        for service in SERVICES:  # they answer as soon as the port is open
+            await self._health.set(service, SERVING)
         address = f"{config.bind_address}:{config.port}"
         try:
             if self._grpc_credentials is None:

@@ -21,6 +21,21 @@ def test_grpc_health_serving_overall_and_per_model(server: ServerProcess, servic
     assert response.status == SERVING
 
 
+@pytest.mark.parametrize(
+    "service",
+    [
+        "tensorflow.serving.PredictionService",
+        "tensorflow.serving.ModelService",
+        "blockserve.v1.ModelInspectionService",
+    ],
+)
+def test_grpc_health_serving_per_grpc_service(server: ServerProcess, service: str) -> None:
+    response = server.health.Check(
+        health_pb2.HealthCheckRequest(service=service), timeout=CALL_TIMEOUT
+    )
+    assert response.status == SERVING
+
+
 def test_grpc_health_of_unknown_model_is_not_found(server: ServerProcess) -> None:
     with pytest.raises(grpc.RpcError) as raised:
         server.health.Check(
@@ -35,6 +50,7 @@ def test_reflection_lists_and_describes_prediction_service(server: ServerProcess
     assert {
         "tensorflow.serving.PredictionService",
         "tensorflow.serving.ModelService",
+        "blockserve.v1.ModelInspectionService",
         "grpc.health.v1.Health",
     } <= services
     pool = descriptor_pool.DescriptorPool(database)
