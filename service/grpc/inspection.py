@@ -3,7 +3,7 @@
 import grpc
 
 from service import messages
-from service.core.dataplane import DataPlane
+from service.core.dataplane import DataPlane, Tally
 from service.grpc.status import answer
 from service.protos.blockserve.v1 import inspection_pb2_grpc
 
@@ -13,17 +13,15 @@ class InspectionServicer(inspection_pb2_grpc.ModelInspectionServiceServicer):
         self._core = core
 
     async def GetParameterSummary(self, request, context: grpc.aio.ServicerContext):
-        async def work():
-            with self._core.call("get_parameter_summary", "grpc") as tally:
-                return self._core.parameter_summary(tally, messages.query(request.model_spec))
+        async def work(tally: Tally):
+            return self._core.parameter_summary(tally, messages.query(request.model_spec))
 
-        return await answer(context, work)
+        return await answer(context, self._core, "get_parameter_summary", work)
 
     async def CompareParameters(self, request, context: grpc.aio.ServicerContext):
-        async def work():
-            with self._core.call("compare_parameters", "grpc") as tally:
-                return await self._core.compare_parameters(
-                    tally, messages.query(request.model_spec), request.base_version
-                )
+        async def work(tally: Tally):
+            return await self._core.compare_parameters(
+                tally, messages.query(request.model_spec), request.base_version
+            )
 
-        return await answer(context, work)
+        return await answer(context, self._core, "compare_parameters", work)

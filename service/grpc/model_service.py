@@ -7,7 +7,7 @@ import grpc
 from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 
 from service import messages as convert
-from service.core.dataplane import DataPlane
+from service.core.dataplane import DataPlane, Tally
 from service.errors import InvalidArgument, Unauthenticated
 from service.grpc.status import answer
 from service.repository.poller import RepositoryPoller
@@ -20,27 +20,25 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         self._admin_token = admin_token
 
     async def GetModelStatus(self, request, context: grpc.aio.ServicerContext):
-        async def work():
-            with self._core.call("get_model_status", "grpc") as tally:
-                query = convert.query(request.model_spec)
-                if query.label is not None:
-                    raise InvalidArgument("GetModelStatus takes a version, not a version label")
-                if not query.name:
-                    raise InvalidArgument("the model spec has no model name")
-                return convert.status_response(self._core.status(tally, query.name, query.version))
+        async def work(tally: Tally):
+            query = convert.query(request.model_spec)
+            if query.label is not None:
+                raise InvalidArgument("GetModelStatus takes a version, not a version label")
+            if not query.name:
+                raise InvalidArgument("the model spec has no model name")
+            return convert.status_response(self._core.status(tally, query.name, query.version))
 
-        return await answer(context, work)
+        return await answer(context, self._core, "get_model_status", work)
 
     async def HandleReloadConfigRequest(self, request, context: grpc.aio.ServicerContext):
-        async def work():
-            with self._core.call("reload_config", "grpc"):
-                self._authorize(context)
-                await asyncio.get_running_loop().run_in_executor(
-                    None, self._poller.reload, request.config
-                )
-                return model_management_pb2.ReloadConfigResponse()
+        async def work(tally: Tally):
+            self._authorize(context)
+            await asyncio.get_running_loop().run_in_executor(
+                None, self._poller.reload, request.config
+            )
+            return model_management_pb2.ReloadConfigResponse()
 
-        return await answer(context, work)
+        return await answer(context, self._core, "reload_config", work)
 
     def _authorize(self, context: grpc.aio.ServicerContext) -> None:
         if not self._admin_token:

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import grpc
 
+from service.core.dataplane import DataPlane, Tally
 from service.errors import ServingError
 
 log = logging.getLogger(__name__)
@@ -18,10 +19,16 @@ def status_code(code: str) -> grpc.StatusCode:
     return getattr(grpc.StatusCode, code, grpc.StatusCode.UNKNOWN)
 
 
-async def answer(context: grpc.aio.ServicerContext, work: Callable[[], Awaitable[T]]) -> T:
-    """Run a handler, turning the core's errors into the matching gRPC status."""
+async def answer(
+    context: grpc.aio.ServicerContext,
+    core: DataPlane,
+    method: str,
+    work: Callable[[Tally], Awaitable[T]],
+) -> T:
+    """Run a handler as one accounted request, turning the core's errors into gRPC statuses."""
     try:
-        return await work()
+        with core.call(method, "grpc") as tally:
+            return await work(tally)
     except ServingError as e:
         await context.abort(status_code(e.code), str(e))
     except Exception:
