@@ -13,17 +13,22 @@ from tensorflow_serving.apis import model_pb2
 from service.protos import generate
 from service.protos.blockserve.v1 import inspection_pb2, inspection_pb2_grpc
 
-TREE = Path(generate.PACKAGE_PATH) / generate.GENERATED_TREE
-
 
 def test_generated_code_is_what_the_protos_generate_now(tmp_path: Path) -> None:
     hint = "run `python -m service.protos.generate`"
-    fresh = sorted(p.relative_to(tmp_path / TREE) for p in generate.generate(tmp_path))
-    committed = generate.generated_files(generate.ROOT / TREE)
-    assert sorted(p.relative_to(generate.ROOT / TREE) for p in committed) == fresh, hint
+    package = Path(generate.PACKAGE_PATH)
+    fresh = sorted(p.relative_to(tmp_path / package) for p in generate.generate(tmp_path))
+    trees = sorted({p.parts[0] for p in fresh})  # blockserve, inference, ...
+    assert {generate.GENERATED_TREE, generate.V2_TREE} <= set(trees)
+    committed = [
+        p.relative_to(generate.ROOT / package)
+        for tree in trees
+        for p in generate.generated_files(generate.ROOT / package / tree)
+    ]
+    assert sorted(committed) == fresh, hint
     for path in fresh:
-        now = (tmp_path / TREE / path).read_bytes()
-        assert (generate.ROOT / TREE / path).read_bytes() == now, f"{path} is stale: {hint}"
+        now = (tmp_path / package / path).read_bytes()
+        assert (generate.ROOT / package / path).read_bytes() == now, f"{path} is stale: {hint}"
 
 
 def test_generated_modules_import_each_other_by_their_package_path() -> None:
@@ -90,3 +95,99 @@ def test_generated_stub_and_servicer_talk_over_grpc() -> None:
         assert (reply.model, reply.version) == ("mlp", 3)
     finally:
         server.stop(grace=None).wait()
+
+
+# -- the Open Inference Protocol (V2) -----------------------------------------------------------
+# tritonclient's generated grpc_service_pb2 registers the same `inference.*` names, and a
+# process can hold only one of the two: here tritonclient's is imported, ours only in a
+# subprocess (or compiled to a descriptor set by protoc).
+
+
+def _compiled_v2_proto(tmp_path: Path) -> descriptor_pb2.FileDescriptorProto:
+    out = tmp_path / "grpc_service.pb"
+    compiled = subprocess.run(
+        [
+            *(sys.executable, "-m", "grpc_tools.protoc"),
+            f"--proto_path={generate.PROTO_DIR}",
+            f"--proto_path={resources.files('grpc_tools') / '_proto'}",
+            f"--descriptor_set_out={out}",
+            "inference/grpc_service.proto",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert compiled.returncode == 0, compiled.stderr
+    (ours,) = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file
+    return ours
+
+
+def _fields(message: descriptor_pb2.DescriptorProto, prefix: str) -> dict[str, tuple]:
+    """Every field of a message and its nested messages, by full name: what the wire sees."""
+    found = {
+        f"{prefix}.{message.name}.{f.name}": (f.number, f.type, f.label, f.type_name)
+        for f in message.field
+    }
+    for nested in message.nested_type:
+        found |= _fields(nested, f"{prefix}.{message.name}")
+    return found
+
+
+def test_v2_proto_has_tritonclients_field_numbers_and_types(tmp_path: Path) -> None:
+    from tritonclient.grpc import service_pb2
+
+    ours = _compiled_v2_proto(tmp_path)
+    assert ours.package == "inference"
+    theirs = descriptor_pb2.FileDescriptorProto()
+    service_pb2.DESCRIPTOR.CopyToProto(theirs)
+    their_messages = {m.name: m for m in theirs.message_type}
+    for message in ours.message_type:
+        assert message.name in their_messages, message.name
+        assert _fields(message, "") == _fields(their_messages[message.name], ""), message.name
+    (our_service,) = ours.service
+    (their_service,) = [s for s in theirs.service if s.name == our_service.name]
+    their_methods = {m.name: m for m in their_service.method}
+    for method in our_service.method:
+        their = their_methods[method.name]
+        assert (method.input_type, method.output_type) == (their.input_type, their.output_type)
+    served = {m.name for m in our_service.method}
+    assert {"ServerLive", "ServerReady", "ModelReady", "ModelInfer", "RepositoryIndex"} <= served
+
+
+V2_ROUND_TRIP = """
+from concurrent import futures
+import grpc
+from service.protos.inference import grpc_service_pb2 as pb, grpc_service_pb2_grpc as rpc
+
+assert pb.ModelInferRequest.__module__ == "service.protos.inference.grpc_service_pb2"
+assert pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name == (
+    "inference.GRPCInferenceService"
+)
+
+class Servicer(rpc.GRPCInferenceServiceServicer):
+    def ModelReady(self, request, context):
+        return pb.ModelReadyResponse(ready=request.name == "mlp")
+
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+rpc.add_GRPCInferenceServiceServicer_to_server(Servicer(), server)
+port = server.add_insecure_port("127.0.0.1:0")
+server.start()
+with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+    stub = rpc.GRPCInferenceServiceStub(channel)
+    assert stub.ModelReady(pb.ModelReadyRequest(name="mlp"), timeout=10).ready
+    assert not stub.ModelReady(pb.ModelReadyRequest(name="other"), timeout=10).ready
+server.stop(grace=None).wait()
+print("ok")
+"""
+
+
+def test_v2_generated_stub_and_servicer_talk_over_grpc() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", V2_ROUND_TRIP],
+        cwd=generate.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import wrappers_pb2 as google_dot_protobuf_dot_wrappers__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0service/protos/blockserve/v1/server_config.proto\x12\rblockserve.v1\x1a\x1egoogle/protobuf/wrappers.proto\"N\n\x10MonitoringConfig\x12:\n\x11prometheus_config\x18\x01 \x01(\x0b\x32\x1f.blockserve.v1.PrometheusConfig\"0\n\x10PrometheusConfig\x12\x0e\n\x06\x65nable\x18\x01 \x01(\x08\x12\x0c\n\x04path\x18\x02 \x01(\t\"^\n\tSSLConfig\x12\x12\n\nserver_key\x18\x01 \x01(\t\x12\x13\n\x0bserver_cert\x18\x02 \x01(\t\x12\x11\n\tcustom_ca\x18\x03 \x01(\t\x12\x15\n\rclient_verify\x18\x04 \x01(\x08\"\xf0\x02\n\x12\x42\x61tchingParameters\x12\x33\n\x0emax_batch_size\x18\x01 \x01(\x0b\x32\x1b.google.protobuf.Int64Value\x12\x39\n\x14\x62\x61tch_timeout_micros\x18\x02 \x01(\x0b\x32\x1b.google.protobuf.Int64Value\x12\x39\n\x14max_enqueued_batches\x18\x03 \x01(\x0b\x32\x1b.google.protobuf.Int64Value\x12\x36\n\x11num_batch_threads\x18\x04 \x01(\x0b\x32\x1b.google.protobuf.Int64Value\x12\x36\n\x10thread_pool_name\x18\x05 \x01(\x0b\x32\x1c.google.protobuf.StringValue\x12\x1b\n\x13\x61llowed_batch_sizes\x18\x06 \x03(\x03\x12\"\n\x1apad_variable_length_inputs\x18\x07 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0service/protos/blockserve/v1/server_config.proto\x12\rblockserve.v1\x1a\x1egoogle/protobuf/wrappers.proto\"N\n\x10MonitoringConfig\x12:\n\x11prometheus_config\x18\x01 \x01(\x0b\x32\x1f.blockserve.v1.PrometheusConfig\"0\n\x10PrometheusConfig\x12\x0e\n\x06\x65nable\x18\x01 \x01(\x08\x12\x0c\n\x04path\x18\x02 \x01(\t\"^\n\tSSLConfig\x12\x12\n\nserver_key\x18\x01 \x01(\t\x12\x13\n\x0bserver_cert\x18\x02 \x01(\t\x12\x11\n\tcustom_ca\x18\x03 \x01(\t\x12\x15\n\rclient_verify\x18\x04 \x01(\x08\"\xf1\x03\n\x12\x42\x61tchingParameters\x12\x33\n\x0emax_batch_size\x18\x01 \x01(\x0b\x32\x1b.google.protobuf.Int64Value\x12\x39\n\x14\x62\x61tch_timeout_micros\x18\x02 \x01(\x0b\x32\x1b.google.protobuf.Int64Value\x12\x39\n\x14max_enqueued_batches\x18\x03 \x01(\x0b\x32\x1b.google.protobuf.Int64Value\x12\x36\n\x11num_batch_threads\x18\x04 \x01(\x0b\x32\x1b.google.protobuf.Int64Value\x12\x36\n\x10thread_pool_name\x18\x05 \x01(\x0b\x32\x1c.google.protobuf.StringValue\x12\x1b\n\x13\x61llowed_batch_sizes\x18\x06 \x03(\x03\x12\"\n\x1apad_variable_length_inputs\x18\x07 \x01(\x08\x12@\n\x1c\x65nable_large_batch_splitting\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.BoolValue\x12=\n\x18max_execution_batch_size\x18\t \x01(\x0b\x32\x1b.google.protobuf.Int64Value\"a\n#SavedModelBundleSourceAdapterConfig\x12:\n\rlegacy_config\x18\xe8\x07 \x01(\x0b\x32\".blockserve.v1.SessionBundleConfig\"\x85\x01\n\x13SessionBundleConfig\x12\x16\n\x0esession_target\x18\x01 \x01(\t\x12\x16\n\x0esession_config\x18\x02 \x01(\x0c\x12>\n\x13\x62\x61tching_parameters\x18\x03 \x01(\x0b\x32!.blockserve.v1.BatchingParametersb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,5 +39,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SSLCONFIG']._serialized_start=229
   _globals['_SSLCONFIG']._serialized_end=323
   _globals['_BATCHINGPARAMETERS']._serialized_start=326
-  _globals['_BATCHINGPARAMETERS']._serialized_end=694
+  _globals['_BATCHINGPARAMETERS']._serialized_end=823
+  _globals['_SAVEDMODELBUNDLESOURCEADAPTERCONFIG']._serialized_start=825
+  _globals['_SAVEDMODELBUNDLESOURCEADAPTERCONFIG']._serialized_end=922
+  _globals['_SESSIONBUNDLECONFIG']._serialized_start=925
+  _globals['_SESSIONBUNDLECONFIG']._serialized_end=1058
 # @@protoc_insertion_point(module_scope)

@@ -34,7 +34,7 @@ class SSLConfig(_message.Message):
     def __init__(self, server_key: _Optional[str] = ..., server_cert: _Optional[str] = ..., custom_ca: _Optional[str] = ..., client_verify: _Optional[bool] = ...) -> None: ...
 
 class BatchingParameters(_message.Message):
-    __slots__ = ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads", "thread_pool_name", "allowed_batch_sizes", "pad_variable_length_inputs")
+    __slots__ = ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads", "thread_pool_name", "allowed_batch_sizes", "pad_variable_length_inputs", "enable_large_batch_splitting", "max_execution_batch_size")
     MAX_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     BATCH_TIMEOUT_MICROS_FIELD_NUMBER: _ClassVar[int]
     MAX_ENQUEUED_BATCHES_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,8 @@ class BatchingParameters(_message.Message):
     THREAD_POOL_NAME_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_BATCH_SIZES_FIELD_NUMBER: _ClassVar[int]
     PAD_VARIABLE_LENGTH_INPUTS_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_LARGE_BATCH_SPLITTING_FIELD_NUMBER: _ClassVar[int]
+    MAX_EXECUTION_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     max_batch_size: _wrappers_pb2.Int64Value
     batch_timeout_micros: _wrappers_pb2.Int64Value
     max_enqueued_batches: _wrappers_pb2.Int64Value
@@ -49,4 +51,22 @@ class BatchingParameters(_message.Message):
     thread_pool_name: _wrappers_pb2.StringValue
     allowed_batch_sizes: _containers.RepeatedScalarFieldContainer[int]
     pad_variable_length_inputs: bool
-    def __init__(self, max_batch_size: _Optional[_Union[_wrappers_pb2.Int64Value, _Mapping]] = ..., batch_timeout_micros: _Optional[_Union[_wrappers_pb2.Int64Value, _Mapping]] = ..., max_enqueued_batches: _Optional[_Union[_wrappers_pb2.Int64Value, _Mapping]] = ..., num_batch_threads: _Optional[_Union[_wrappers_pb2.Int64Value, _Mapping]] = ..., thread_pool_name: _Optional[_Union[_wrappers_pb2.StringValue, _Mapping]] = ..., allowed_batch_sizes: _Optional[_Iterable[int]] = ..., pad_variable_length_inputs: _Optional[bool] = ...) -> None: ...
+    enable_large_batch_splitting: _wrappers_pb2.BoolValue
+    max_execution_batch_size: _wrappers_pb2.Int64Value
+    def __init__(self, max_batch_size: _Optional[_Union[_wrappers_pb2.Int64Value, _Mapping]] = ..., batch_timeout_micros: _Optional[_Union[_wrappers_pb2.Int64Value, _Mapping]] = ..., max_enqueued_batches: _Optional[_Union[_wrappers_pb2.Int64Value, _Mapping]] = ..., num_batch_threads: _Optional[_Union[_wrappers_pb2.Int64Value, _Mapping]] = ..., thread_pool_name: _Optional[_Union[_wrappers_pb2.StringValue, _Mapping]] = ..., allowed_batch_sizes: _Optional[_Iterable[int]] = ..., pad_variable_length_inputs: _Optional[bool] = ..., enable_large_batch_splitting: _Optional[_Union[_wrappers_pb2.BoolValue, _Mapping]] = ..., max_execution_batch_size: _Optional[_Union[_wrappers_pb2.Int64Value, _Mapping]] = ...) -> None: ...
+
+class SavedModelBundleSourceAdapterConfig(_message.Message):
+    __slots__ = ("legacy_config",)
+    LEGACY_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    legacy_config: SessionBundleConfig
+    def __init__(self, legacy_config: _Optional[_Union[SessionBundleConfig, _Mapping]] = ...) -> None: ...
+
+class SessionBundleConfig(_message.Message):
+    __slots__ = ("session_target", "session_config", "batching_parameters")
+    SESSION_TARGET_FIELD_NUMBER: _ClassVar[int]
+    SESSION_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    BATCHING_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    session_target: str
+    session_config: bytes
+    batching_parameters: BatchingParameters
+    def __init__(self, session_target: _Optional[str] = ..., session_config: _Optional[bytes] = ..., batching_parameters: _Optional[_Union[BatchingParameters, _Mapping]] = ...) -> None: ...
