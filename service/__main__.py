@@ -11,7 +11,7 @@ from service.config import ConfigError, parse
 
 async def serve(argv: list[str] | None) -> int:
     config, models = parse(argv)
-    from service.server import BlockServer  # imports TensorFlow: only once the flags are good
+    from service.server import BlockServer
 
     server = BlockServer(config, models)
     await server.start()
@@ -29,11 +29,6 @@ async def serve(argv: list[str] | None) -> int:
     await stop.wait()
     log.info("draining (up to %ss)", config.shutdown_grace_seconds)
     await server.stop()
-    if server.calls_left_running:
-        # Their threads would keep the process alive until TensorFlow returns.
-        log.warning("stopped; abandoning TensorFlow calls that outlasted the grace period")
-        logging.shutdown()
-        os._exit(0)
     log.info("stopped")
     return 0
 

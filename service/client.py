@@ -4,6 +4,7 @@ python -m service.client status MODEL
 python -m service.client metadata MODEL
 python -m service.client predict MODEL --instances '[[1, 2, 3, 4]]'
 python -m service.client predict MODEL --random 3
+python -m service.client predict MODEL --random 3 --protocol v2   # the Open Inference Protocol
 """
 
 import argparse
@@ -12,7 +13,10 @@ import sys
 
 import grpc
 import numpy as np
-from tensorflow_serving.apis import (
+
+from service.inspection import render_comparison, render_summary
+from service.protos.blockserve.v1 import inspection_pb2, inspection_pb2_grpc
+from service.protos.tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
     model_pb2,
@@ -20,9 +24,6 @@ from tensorflow_serving.apis import (
     predict_pb2,
     prediction_service_pb2_grpc,
 )
-
-from service.inspection import render_comparison, render_summary
-from service.protos.blockserve.v1 import inspection_pb2, inspection_pb2_grpc
 from service.runtime.signature import DEFAULT_SIGNATURE, read_signatures
 from service.tensors import from_numpy, to_numpy
 
@@ -130,10 +131,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="predict: seed of the random rows")
     parser.add_argument("--compare", type=int, help="parameters: compare with this base version")
     parser.add_argument("--timeout", type=float, default=30, help="seconds (default 30)")
+    parser.add_argument(
+        "--protocol",
+        choices=("tfserving", "v2"),
+        default="tfserving",
+        help="TensorFlow Serving's API (default) or V2's inference.GRPCInferenceService",
+    )
     args = parser.parse_args(argv)
+    commands = COMMANDS
+    if args.protocol == "v2":
+        from service.v2 import client as v2  # only then: its messages clash with tritonclient's
+
+        commands = v2.COMMANDS
+        if args.command not in commands:
+            parser.error(f"{args.command} has no V2 form; use --protocol tfserving")
     with grpc.insecure_channel(args.target) as channel:
         try:
-            print(COMMANDS[args.command](channel, args))
+            print(commands[args.command](channel, args))
         except grpc.RpcError as e:
             print(f"error: {e.code().name}: {e.details()}", file=sys.stderr)
             return 1

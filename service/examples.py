@@ -1,8 +1,7 @@
 """tf.Example inputs of Classify, Regress and MultiInference, serialized as signatures take them."""
 
-from tensorflow_serving.apis import input_pb2
-
 from service.errors import InvalidArgument
+from service.protos.tensorflow_serving.apis import input_pb2
 
 __all__ = ["serialized_examples"]
 

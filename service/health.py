@@ -6,7 +6,7 @@ from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 
 from service.repository.manager import ModelManager
-from service.runtime.model_version import ModelVersion
+from service.workers.loaded import LoadedVersion
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -33,7 +33,7 @@ class HealthFollower:
             self._set(name, NOT_SERVING if name in unready else SERVING)
         self._set("", NOT_SERVING if unready else SERVING)
 
-    def version_available(self, model: ModelVersion) -> None:
+    def version_available(self, model: LoadedVersion) -> None:
         self._refresh()
 
     def version_unavailable(self, name: str, version: int) -> None:

@@ -3,6 +3,7 @@
     python -m service.loadgen --model mlp --concurrency 16 --duration 10 --rows 1
     python -m service.loadgen --model mlp --rate 500 --duration 10
     python -m service.loadgen --model mlp --sweep 1,4,16,64 --plot latency.png
+    python -m service.loadgen --model mlp --protocol v2   # V2's ModelInfer instead of Predict
 
 The open loop measures each latency from the moment the request was due, so a server that falls
 behind shows its queueing instead of hiding it (no coordinated omission).
@@ -19,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 
 import grpc
 import numpy as np
-from tensorflow_serving.apis import predict_pb2
 
+from service.protos.tensorflow_serving.apis import predict_pb2
 from service.tensors import from_numpy
 
 PREDICT = "/tensorflow.serving.PredictionService/Predict"
@@ -56,12 +57,12 @@ def predict_request(model: str, rows: int, features: int, signature: str) -> byt
 
 
 async def _closed(
-    target: str, payload: bytes, concurrency: int, duration: float
+    target: str, payload: bytes, concurrency: int, duration: float, method: str = PREDICT
 ) -> tuple[list[float], Counter[str]]:
     latencies: list[float] = []
     codes: Counter[str] = Counter()
     async with grpc.aio.insecure_channel(target) as channel:
-        call = channel.unary_unary(PREDICT)
+        call = channel.unary_unary(method)
         stop = time.perf_counter() + duration
 
         async def worker() -> None:
@@ -79,12 +80,12 @@ async def _closed(
 
 
 async def _open(
-    target: str, payload: bytes, rate: float, duration: float
+    target: str, payload: bytes, rate: float, duration: float, method: str = PREDICT
 ) -> tuple[list[float], Counter[str]]:
     latencies: list[float] = []
     codes: Counter[str] = Counter()
     async with grpc.aio.insecure_channel(target) as channel:
-        call = channel.unary_unary(PREDICT)
+        call = channel.unary_unary(method)
 
         async def one(due: float) -> None:
             try:
@@ -106,12 +107,14 @@ async def _open(
     return latencies, codes
 
 
-def _worker(args: tuple[str, str, bytes, int, float, float]) -> tuple[list[float], dict[str, int]]:
-    mode, target, payload, concurrency, rate, duration = args
+def _worker(
+    args: tuple[str, str, bytes, int, float, float, str],
+) -> tuple[list[float], dict[str, int]]:
+    mode, target, payload, concurrency, rate, duration, method = args
     if mode == "closed":
-        latencies, codes = asyncio.run(_closed(target, payload, concurrency, duration))
+        latencies, codes = asyncio.run(_closed(target, payload, concurrency, duration, method))
     else:
-        latencies, codes = asyncio.run(_open(target, payload, rate, duration))
+        latencies, codes = asyncio.run(_open(target, payload, rate, duration, method))
     return latencies, dict(codes)
 
 
@@ -125,13 +128,19 @@ def run(
     rate: float = 0.0,
     processes: int = 1,
     signature: str = "",
+    protocol: str = "tfserving",
 ) -> Report:
     """One measured run, spread over `processes` client processes."""
     mode = "open" if rate else "closed"
-    payload = predict_request(model, rows, features, signature)
+    if protocol == "v2":
+        from service.v2 import client as v2  # only then: its messages clash with tritonclient's
+
+        method, payload = v2.MODEL_INFER, v2.infer_payload(model, rows, features, signature)
+    else:
+        method, payload = PREDICT, predict_request(model, rows, features, signature)
+    each = max(1, concurrency // processes)
     share = [
-        (mode, target, payload, max(1, concurrency // processes), rate / processes, duration)
-        for _ in range(processes)
+        (mode, target, payload, each, rate / processes, duration, method) for _ in range(processes)
     ]
     started = time.perf_counter()
     if processes == 1:
@@ -206,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--model", required=True)
     p.add_argument("--signature", default="", help="signature name (default serving_default)")
+    p.add_argument(
+        "--protocol",
+        choices=("tfserving", "v2"),
+        default="tfserving",
+        help="TensorFlow Serving's Predict (default) or V2's ModelInfer",
+    )
     p.add_argument("--features", type=int, default=20, help="input width (default 20, the seed's)")
     p.add_argument("--rows", type=int, default=1, help="rows per request (default 1)")
     p.add_argument("--duration", type=float, default=10, help="seconds per run (default 10)")
@@ -225,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         duration=args.duration,
         processes=args.processes,
         signature=args.signature,
+        protocol=args.protocol,
     )
     if args.sweep:
         levels = [int(c) for c in args.sweep.split(",")]

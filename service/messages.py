@@ -2,7 +2,10 @@
 
 import numpy as np
 from google.protobuf import any_pb2
-from tensorflow_serving.apis import (
+
+from service.core.types import Classification, Metadata, ModelQuery, Prediction, Regression, Served
+from service.errors import CANONICAL_CODES
+from service.protos.tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -10,9 +13,6 @@ from tensorflow_serving.apis import (
     predict_pb2,
     regression_pb2,
 )
-
-from service.core.types import Classification, Metadata, ModelQuery, Prediction, Regression, Served
-from service.errors import CANONICAL_CODES
 from service.repository.manager import VersionStatus
 from service.tensors import from_numpy, to_numpy
 
@@ -41,11 +41,15 @@ def predict_inputs(request: predict_pb2.PredictRequest, max_bytes: int) -> dict[
     return {k: to_numpy(v, f"input {k!r}", max_bytes) for k, v in request.inputs.items()}
 
 
-def predict_response(prediction: Prediction) -> predict_pb2.PredictResponse:
+def predict_response(
+    prediction: Prediction, tensor_content: bool = False
+) -> predict_pb2.PredictResponse:
+    """The response; numeric outputs in `tensor_content` bytes rather than typed values when
+    asked (--enable_serialization_as_tensor_content)."""
     response = predict_pb2.PredictResponse()
     fill_spec(response.model_spec, prediction.served)
     for name, array in prediction.outputs.items():
-        from_numpy(array, response.outputs[name])
+        from_numpy(array, response.outputs[name], tensor_content)
     return response
 
 

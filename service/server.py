@@ -3,9 +3,7 @@
 import asyncio
 import logging
 import ssl
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -13,28 +11,37 @@ from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
-from tensorflow_serving.apis import (
-    model_service_pb2,
-    model_service_pb2_grpc,
-    prediction_service_pb2,
-    prediction_service_pb2_grpc,
-)
-from tensorflow_serving.config import model_server_config_pb2
 
 from service.batching.params import read_batching_parameters
-from service.batching.router import BatchingMode, Scheduler
+from service.batching.router import Scheduler
 from service.config import ConfigError, ServerConfig, read_text_proto
 from service.core.dataplane import DataPlane, Limits
+from service.grpc.inference import InferenceServicer
 from service.grpc.inspection import InspectionServicer
 from service.grpc.model_service import ModelServicer
 from service.grpc.prediction import PredictionServicer
 from service.health import NOT_SERVING, SERVING, HealthFollower
 from service.metrics import Metrics
 from service.protos.blockserve.v1 import inspection_pb2, inspection_pb2_grpc, server_config_pb2
-from service.repository.manager import ModelManager
+from service.protos.inference import grpc_service_pb2, grpc_service_pb2_grpc
+from service.protos.tensorflow_serving.apis import (
+    model_service_pb2,
+    model_service_pb2_grpc,
+    prediction_service_pb2,
+    prediction_service_pb2_grpc,
+)
+from service.protos.tensorflow_serving.config import model_server_config_pb2
+from service.repository.manager import LoadPolicy, ModelManager
 from service.repository.poller import RepositoryPoller
 from service.rest.app import RestApi
-from service.runtime.model_version import ModelVersion
+from service.rest.cors import cors
+from service.rest.v2 import V2Rest
+from service.runtime.options import RuntimeOptions
+from service.v2.repository import ModelRepository
+from service.work_limits import GrpcTurns, rest_turns
+from service.workers.loaded import LoadedVersion
+from service.workers.pool import WorkerPool
+from service.workers.process import WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,7 @@ SERVICES = (
     prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
     model_service_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
     inspection_pb2.DESCRIPTOR.services_by_name["ModelInspectionService"].full_name,
+    grpc_service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
 )
 """The gRPC services of ours and TensorFlow Serving's, for reflection and health."""
 
@@ -66,7 +74,9 @@ def metrics_paths(config: ServerConfig) -> tuple[str, ...]:
 
 
 def grpc_credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
-    """TLS, and mutual TLS with client_verify, from --ssl_config_file."""
+    """TLS, and mutual TLS with client_verify, from --ssl_config_file; or ALTS."""
+    if config.use_alts_credentials:
+        return grpc.alts_server_credentials()
     if not config.ssl_config_file:
         return None
     ssl_config = read_text_proto(
@@ -119,33 +129,55 @@ class BlockServer:
         self._admin_token = admin_token(config)
         self._batching = read_batching_parameters(config.batching_parameters_file)
         self.metrics = Metrics(config.max_parameter_series)
+        self.pool = WorkerPool(
+            config.num_workers,
+            WorkerSettings(
+                config.tensorflow_intra_op_parallelism, config.tensorflow_inter_op_parallelism
+            ),
+            RuntimeOptions(
+                saved_model_tags=config.saved_model_tags,
+                enable_model_warmup=config.enable_model_warmup,
+                session_config=config.session_config,
+                xla_cpu_compilation_enabled=config.xla_cpu_compilation_enabled,
+                mixed_precision=config.mixed_precision,
+                num_request_iterations_for_warmup=config.num_request_iterations_for_warmup,
+                prefer_tflite_model=config.prefer_tflite_model,
+                num_tflite_pools=config.num_tflite_pools,
+                num_tflite_interpreters_per_pool=config.num_tflite_interpreters_per_pool,
+            ),
+            self.metrics,
+        )
         self.grpc_port = 0
         self.rest_port = 0
-        self.calls_left_running = False
+        self.draining = False
 
-    def _load(self, name: str, version: int, path: Path) -> ModelVersion:
-        model = ModelVersion(name, version, path, self.config.saved_model_tags)
-        if self.config.enable_model_warmup:
-            started = time.perf_counter()
-            model.warm_up()
-            model.load_seconds += time.perf_counter() - started
-        return model
+    def _load(self, name: str, version: int, path: Path) -> LoadedVersion:
+        """On the repository's thread: load a version in every worker."""
+        loading = asyncio.run_coroutine_threadsafe(self.pool.load(name, version, path), self._loop)
+        return LoadedVersion(self.pool, loading.result(), path, self._loop)
 
     async def start(self) -> None:
-        """Open both ports, then load the configured models in the background."""
+        """Open both ports, then start the workers and load the models in the background."""
         config = self.config
-        threads = max(config.inference_threads, self._batching.num_batch_threads)
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="inference")
+        self._loop = asyncio.get_running_loop()
         self._health = health_aio.HealthServicer()
-        mode = {None: BatchingMode.AUTO, True: BatchingMode.ON, False: BatchingMode.OFF}
         scheduler = Scheduler(
-            mode[config.enable_batching],
+            config.enable_batching,
             self._batching,
-            self._executor,
             self.metrics,
             config.max_queued_requests,
+            config.enable_per_model_batching_parameters,
         )
-        self.manager = ModelManager(self._load, config.allow_version_labels_for_unavailable_models)
+        self.manager = ModelManager(
+            self._load,
+            config.allow_version_labels_for_unavailable_models,
+            LoadPolicy(
+                config.num_load_threads,
+                config.num_unload_threads,
+                config.max_num_load_retries,
+                config.load_retry_interval_micros / 1e6,
+            ),
+        )
         for listener in (self.metrics, scheduler, HealthFollower(self._health, self.manager)):
             self.manager.subscribe(listener)
         self.poller = RepositoryPoller(
@@ -162,16 +194,28 @@ class BlockServer:
                 config.max_rows_per_request,
                 config.saved_model_tags,
                 config.max_concurrent_requests,
+                config.enable_signature_method_name_check,
             ),
+        )
+        self.repository = ModelRepository(
+            self.manager, self.poller, self._models, self._admin_token
         )
         await self._start_grpc()
         if config.rest_api_port:
             await self._start_rest()
         for name in ("", *(m.name for m in self._models.model_config_list.config)):
             await self._health.set(name, NOT_SERVING)
-        self._loading = asyncio.get_running_loop().run_in_executor(
-            None, self.poller.start, self._models
-        )
+        # Configured now, so that readiness waits for the models while the workers start.
+        self.manager.configure(self._models)
+        self._loading = asyncio.create_task(self._start_serving())
+
+    async def _start_serving(self) -> None:
+        try:
+            await self.pool.start()
+        except Exception:
+            log.exception("the TensorFlow workers did not start; no model can load")
+            return
+        await self._loop.run_in_executor(None, self.poller.start, self._models)
 
     async def _start_grpc(self) -> None:
         config = self.config
@@ -183,10 +227,15 @@ class BlockServer:
         ]
         # Past the limit gRPC refuses a call before reading its message: memory stays bounded.
         self._grpc = grpc.aio.server(
-            options=options, maximum_concurrent_rpcs=config.max_concurrent_requests or None
+            options=options,
+            maximum_concurrent_rpcs=config.max_concurrent_requests or None,
+            interceptors=[GrpcTurns(config.grpc_max_threads)] if config.grpc_max_threads else [],
         )
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionServicer(self.core, config.max_request_bytes), self._grpc
+            PredictionServicer(
+                self.core, config.max_request_bytes, config.enable_serialization_as_tensor_content
+            ),
+            self._grpc,
         )
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(
             ModelServicer(self.core, self.poller, self._admin_token), self._grpc
@@ -194,14 +243,15 @@ class BlockServer:
         inspection_pb2_grpc.add_ModelInspectionServiceServicer_to_server(
             InspectionServicer(self.core), self._grpc
         )
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)
+        grpc_service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
+            InferenceServicer(self.core, self.repository, lambda: self.draining), self._grpc
+        )
+        health = ()
+        if config.enable_grpc_healthcheck_service:
+            health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)
+            health = (health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,)
         reflection.enable_server_reflection(
-            (
-                *SERVICES,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ),
-            self._grpc,
+            (*SERVICES, *health, reflection.SERVICE_NAME), self._grpc
         )
         for service in SERVICES:  # they answer as soon as the port is open
             await self._health.set(service, SERVING)
@@ -215,6 +265,17 @@ class BlockServer:
             self.grpc_port = 0
         if not self.grpc_port:
             raise ConfigError(f"cannot listen for gRPC on {address}")
+        if config.grpc_socket_path:
+            socket_address = f"unix:{config.grpc_socket_path}"
+            try:
+                if self._grpc_credentials is None:
+                    bound = self._grpc.add_insecure_port(socket_address)
+                else:
+                    bound = self._grpc.add_secure_port(socket_address, self._grpc_credentials)
+            except RuntimeError:
+                bound = 0
+            if not bound:
+                raise ConfigError(f"cannot listen for gRPC on {socket_address}")
         await self._grpc.start()
 
     async def _start_rest(self) -> None:
@@ -225,10 +286,23 @@ class BlockServer:
             config.max_request_bytes,
             config.rest_api_timeout_in_ms / 1000,
             self._metrics_paths,
+            V2Rest(
+                self.core,
+                self.repository,
+                config.max_request_bytes,
+                config.rest_api_timeout_in_ms / 1000,
+                lambda: self.draining,
+            ).routes(),
+            self.manager.model_names,
         )
         # By cleanup the grace period has been spent waiting for requests in flight: what
         # remains gets a second to finish writing its response (aiohttp's default is 60).
-        self._runner = web.AppRunner(self.rest.application(), access_log=None, shutdown_timeout=1.0)
+        app = self.rest.application()
+        if config.rest_api_num_threads:
+            app.middlewares.append(rest_turns(config.rest_api_num_threads))
+        if config.rest_api_enable_cors_support:
+            app.middlewares.append(cors)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(
             self._runner, config.bind_address, config.rest_api_port, ssl_context=self._rest_ssl
@@ -250,23 +324,17 @@ class BlockServer:
         if self.config.rest_api_port:
             self.rest.draining = True
         self.core.drain()
+        self.draining = True
         await self._health.enter_graceful_shutdown()
         while self.core.inflight and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         await self._grpc.stop(max(0.0, deadline - time.monotonic()))
         if self.config.rest_api_port:
             await self._runner.cleanup()
+        self.manager.stop_loading()
         self.poller.stop()
         await self._loading
-        await asyncio.get_running_loop().run_in_executor(None, self.manager.shutdown)
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        self.calls_left_running = not _joined(self._executor, max(0.1, deadline - time.monotonic()))
-
-
-def _joined(executor: ThreadPoolExecutor, timeout: float) -> bool:
-    """Whether a shut-down executor's threads end within `timeout`. A TensorFlow call cannot
-    be interrupted, so one that outlasts the grace period is left running."""
-    joiner = threading.Thread(target=executor.shutdown, name="join-inference", daemon=True)
-    joiner.start()
-    joiner.join(timeout)
-    return not joiner.is_alive()
+        # A TensorFlow call cannot be interrupted: a worker still in one past the grace period
+        # is killed. Then the repository lets its versions go; the workers hold none any more.
+        await self.pool.stop(max(0.1, deadline - time.monotonic()))
+        await self._loop.run_in_executor(None, self.manager.shutdown)

@@ -7,9 +7,9 @@ bytes or values that came with it.
 from math import prod
 
 import numpy as np
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
 from service.errors import InvalidArgument
+from service.protos.tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
 # DataType -> (NumPy dtype, typed field of TensorProto that carries values of that type).
 _TYPES: dict[int, tuple[np.dtype, str]] = {
@@ -97,8 +97,11 @@ def to_numpy(proto: tensor_pb2.TensorProto, what: str, max_bytes: int) -> np.nda
     return array.reshape(shape)
 
 
-def from_numpy(array: np.ndarray, proto: tensor_pb2.TensorProto) -> None:
-    """Fill `proto` the way TensorFlow Serving does: dtype, shape, and the typed value field."""
+def from_numpy(
+    array: np.ndarray, proto: tensor_pb2.TensorProto, tensor_content: bool = False
+) -> None:
+    """Fill `proto` the way TensorFlow Serving does: dtype, shape, and the typed value field,
+    or little-endian `tensor_content` bytes for numeric arrays when asked."""
     if array.dtype == object or array.dtype.kind in "SU":
         proto.dtype = types_pb2.DT_STRING
         proto.string_val.extend(v if isinstance(v, bytes) else str(v).encode() for v in array.flat)
@@ -107,11 +110,16 @@ def from_numpy(array: np.ndarray, proto: tensor_pb2.TensorProto) -> None:
             proto.dtype = _DTYPE_TO_ENUM[array.dtype]
         except KeyError:
             raise InvalidArgument(f"cannot send output of dtype {array.dtype}") from None
-        field = _TYPES[proto.dtype][1]
-        flat = array.ravel()
-        if field == "half_val":
-            flat = flat.view(np.uint16)
-        getattr(proto, field).extend(flat.tolist())
+        if tensor_content:
+            proto.tensor_content = np.ascontiguousarray(
+                array, array.dtype.newbyteorder("<")
+            ).tobytes()
+        else:
+            field = _TYPES[proto.dtype][1]
+            flat = array.ravel()
+            if field == "half_val":
+                flat = flat.view(np.uint16)
+            getattr(proto, field).extend(flat.tolist())
     proto.tensor_shape.dim.extend(
         tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in array.shape
     )

@@ -1,11 +1,20 @@
 """Fixtures shared by the whole suite: exported seed models and the reference test data."""
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+
+from service.metrics import Metrics
+from service.runtime.options import RuntimeOptions
+from service.workers.loaded import LoadedVersion
+from service.workers.pool import WorkerPool
+from service.workers.process import WorkerSettings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -37,3 +46,22 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tfserving_testdata() -> Path:
     assert TFSERVING_TESTDATA.is_dir(), f"missing {TFSERVING_TESTDATA}"
     return TFSERVING_TESTDATA
+
+
+@contextlib.asynccontextmanager
+async def worker_versions(
+    exported: Path, names: Sequence[str], workers: int = 1
+) -> AsyncIterator[tuple[WorkerPool, dict[str, LoadedVersion]]]:
+    """A real pool of TensorFlow worker processes holding version 1 of each named seed model."""
+    pool = WorkerPool(workers, WorkerSettings(), RuntimeOptions(), Metrics())
+    await pool.start()
+    try:
+        loop = asyncio.get_running_loop()
+        versions = {}
+        for name in names:
+            path = exported / name / "1"
+            description = await pool.load(name, 1, path)
+            versions[name] = LoadedVersion(pool, description, path, loop)
+        yield pool, versions
+    finally:
+        await pool.stop()

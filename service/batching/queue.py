@@ -8,7 +8,6 @@ independent; the router never sends a coupled model here.
 import asyncio
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,8 +15,8 @@ import numpy as np
 from service.batching.params import BatchingParameters
 from service.batching.scheduler import rows_of
 from service.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted, ServingError
-from service.metrics import Metrics
-from service.runtime.model_version import ModelVersion
+from service.metrics import Children, Metrics
+from service.workers.loaded import LoadedVersion
 
 GroupKey = tuple[str, tuple[str, ...], tuple[tuple[str, str, tuple[int, ...]], ...]]
 
@@ -30,7 +29,7 @@ class Pending:
     rows: int
     deadline: float | None
     future: asyncio.Future[dict[str, np.ndarray]]
-    enqueued: float = field(default_factory=time.perf_counter)
+    enqueued: float = field(default_factory=time.monotonic)
 
 
 class BatchQueue:
@@ -38,26 +37,27 @@ class BatchQueue:
 
     def __init__(
         self,
-        model: ModelVersion,
+        model: LoadedVersion,
         params: BatchingParameters,
-        executor: ThreadPoolExecutor,
         metrics: Metrics,
     ) -> None:
         self._model = model
         self._params = params
-        self._executor = executor
         self._labels = (model.name, str(model.version))
         self._queue_metric = metrics.queue_duration.labels(*self._labels)
         self._batch_metric = metrics.batch_size.labels(*self._labels)
-        self._inference = metrics.inference_duration
+        self._inference = Children(metrics.inference_duration)
         self._groups: dict[GroupKey, deque[Pending]] = {}
         self._queued_rows = 0
         self._running = 0
         self._timer: asyncio.TimerHandle | None = None
 
+    @property
+    def max_batch_size(self) -> int:
+        return self._params.max_batch_size
+
     async def run(
         self,
-        model: ModelVersion,
         signature: str,
         inputs: dict[str, np.ndarray],
         outputs: tuple[str, ...],
@@ -66,8 +66,8 @@ class BatchQueue:
         rows = rows_of(inputs)
         if self._queued_rows + rows > self._params.max_queued_rows and self._queued_rows:
             raise ResourceExhausted(
-                f"{self._queued_rows} rows are queued for {model.name} version {model.version}; "
-                "try again later"
+                f"{self._queued_rows} rows are queued for {self._model.name} version "
+                f"{self._model.version}; try again later"
             )
         key: GroupKey = (
             signature,
@@ -97,10 +97,8 @@ class BatchQueue:
                 return
             key, batch = self._take()
             self._running += 1
-            future = asyncio.get_running_loop().run_in_executor(
-                self._executor, self._execute, key, batch
-            )
-            future.add_done_callback(lambda f, batch=batch: self._finished(f, batch))
+            task = asyncio.get_running_loop().create_task(self._execute(key, batch))
+            task.add_done_callback(lambda t, batch=batch: self._finished(t, batch))
 
     def _timer_fired(self) -> None:
         self._timer = None
@@ -126,17 +124,16 @@ class BatchQueue:
         self._queued_rows -= rows
         return key, batch
 
-    def _execute(
+    async def _execute(
         self, key: GroupKey, batch: list[Pending]
     ) -> list[dict[str, np.ndarray] | ServingError]:
-        """In a batch thread: drop expired requests, merge the rest, call, split the answer."""
-        started = time.perf_counter()
+        """Drop expired requests, merge the rest, call, split the answer."""
         now = time.monotonic()
         results: list[dict[str, np.ndarray] | ServingError] = []
         live = []
         for pending in batch:
-            self._queue_metric.observe(started - pending.enqueued)
             if pending.deadline is not None and now >= pending.deadline:
+                self._queue_metric.observe(now - pending.enqueued)
                 results.append(DeadlineExceeded("the deadline passed while the request was queued"))
             else:
                 results.append({})
@@ -151,7 +148,11 @@ class BatchQueue:
             for name in live[0].inputs
         }
         try:
-            answer = self._model.run(signature, merged, outputs)
+            answer, started, seconds = await self._model.run(signature, merged, outputs, None)
+            for pending in live:
+                self._queue_metric.observe(started - pending.enqueued)
+            self._inference(*self._labels, signature).observe(seconds)
+            self._batch_metric.observe(rows)
             if len(live) == 1 and padded == rows:
                 return [answer if isinstance(r, dict) else r for r in results]
             for name, array in answer.items():
@@ -162,9 +163,6 @@ class BatchQueue:
                     )
         except ServingError as e:
             return [e if isinstance(r, dict) else r for r in results]
-        finally:
-            self._inference.labels(*self._labels, signature).observe(time.perf_counter() - started)
-            self._batch_metric.observe(rows)
         offset = 0
         split = iter(live)
         for i, result in enumerate(results):
@@ -180,16 +178,16 @@ class BatchQueue:
                 return size
         return rows
 
-    def _finished(self, future: asyncio.Future, batch: list[Pending]) -> None:
+    def _finished(self, task: asyncio.Task, batch: list[Pending]) -> None:
         self._running -= 1
-        error = future.exception()
+        error = task.exception()
         for i, pending in enumerate(batch):
             if pending.future.done():  # the client gave up
                 continue
             if error is not None:
                 pending.future.set_exception(error)
                 continue
-            result = future.result()[i]
+            result = task.result()[i]
             if isinstance(result, ServingError):
                 pending.future.set_exception(result)
             else:

@@ -1,72 +1,77 @@
 """Chooses, per model version, between a batch queue and one call per request."""
 
-from concurrent.futures import ThreadPoolExecutor
-from enum import Enum
+import logging
 
 import numpy as np
 
-from service.batching.params import BatchingParameters
+from service.batching.params import BatchingParameters, read_version_batching_parameters
 from service.batching.queue import BatchQueue
 from service.batching.scheduler import DirectScheduler, rows_of
+from service.config import ConfigError
 from service.metrics import Metrics
-from service.runtime.model_version import ModelVersion
+from service.workers.loaded import LoadedVersion
 
-
-class BatchingMode(Enum):
-    OFF = "off"
-    AUTO = "auto"
-    """Batch versions whose export says their rows are independent."""
-    ON = "on"
-    """Batch every version not known to couple its rows (TensorFlow Serving's --enable_batching)."""
+log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    """The one place where all requests for a model version meet its TensorFlow call."""
+    """The one place where all requests for a model version meet its TensorFlow call.
+
+    Without batching (the default, as in TensorFlow Serving) every request is one call, so its
+    answer is bit for bit what the model gives for those rows alone. With it, requests waiting
+    together share a call, except for models that couple their rows.
+    """
 
     def __init__(
         self,
-        mode: BatchingMode,
+        enable_batching: bool,
         params: BatchingParameters,
-        executor: ThreadPoolExecutor,
         metrics: Metrics,
         max_queued_requests: int,
+        per_model_parameters: bool = False,
     ) -> None:
-        self._mode = mode
+        self._enabled = enable_batching
         self._params = params
-        self._executor = executor
+        self._per_model = per_model_parameters
         self._metrics = metrics
-        self._direct = DirectScheduler(executor, metrics, max_queued_requests)
+        self._direct = DirectScheduler(metrics, max_queued_requests)
         self._queues: dict[tuple[str, int], BatchQueue] = {}
 
-    def batches(self, model: ModelVersion) -> bool:
+    def batches(self, model: LoadedVersion) -> bool:
         """Whether requests for `model` may share a call: never for coupled rows."""
-        coupled = model.facts.rows_coupled
-        if self._mode is BatchingMode.ON:
-            return coupled is not True
-        return self._mode is BatchingMode.AUTO and coupled is False
+        return self._enabled and model.facts.rows_coupled is not True
 
     async def run(
         self,
-        model: ModelVersion,
+        model: LoadedVersion,
         signature: str,
         inputs: dict[str, np.ndarray],
         outputs: tuple[str, ...],
         deadline: float | None,
+        mergeable: bool = True,
     ) -> dict[str, np.ndarray]:
+        """`mergeable` is False for a request not in its signature's declared shape: the graph
+        may take it, but its rows cannot line up with other requests'."""
+        queue = self._queues.get((model.name, model.version)) if mergeable else None
+        if queue is None and mergeable and self.batches(model):
+            queue = self._queues[(model.name, model.version)] = self._queue_for(model)
         # A request that fills a batch on its own gains nothing from waiting for company.
-        if not self.batches(model) or rows_of(inputs) >= self._params.max_batch_size:
+        if queue is None or rows_of(inputs) >= queue.max_batch_size:
             return await self._direct.run(model, signature, inputs, outputs, deadline)
-        key = (model.name, model.version)
-        queue = self._queues.get(key)
-        if queue is None:
-            queue = self._queues[key] = BatchQueue(
-                model, self._params, self._executor, self._metrics
-            )
-        return await queue.run(model, signature, inputs, outputs, deadline)
+        return await queue.run(signature, inputs, outputs, deadline)
+
+    def _queue_for(self, model: LoadedVersion) -> BatchQueue:
+        params = self._params
+        if self._per_model:
+            try:
+                params = read_version_batching_parameters(model.path, params)
+            except ConfigError as e:
+                log.error("%s version %d: %s; using the server's", model.name, model.version, e)
+        return BatchQueue(model, params, self._metrics)
 
     # RepositoryListener: a version's queue goes with it.
 
-    def version_available(self, model: ModelVersion) -> None:
+    def version_available(self, model: LoadedVersion) -> None:
         pass
 
     def version_unavailable(self, name: str, version: int) -> None:

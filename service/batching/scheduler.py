@@ -1,14 +1,12 @@
-"""The direct scheduler: one TensorFlow call per request, on a bounded pool of threads."""
+"""The direct scheduler: one TensorFlow call per request, as it came, with a bounded queue."""
 
-import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from service.errors import DeadlineExceeded, ResourceExhausted
-from service.metrics import Metrics
-from service.runtime.model_version import ModelVersion
+from service.errors import ResourceExhausted
+from service.metrics import Children, Metrics
+from service.workers.loaded import LoadedVersion
 
 
 def rows_of(inputs: dict[str, np.ndarray]) -> int:
@@ -18,11 +16,12 @@ def rows_of(inputs: dict[str, np.ndarray]) -> int:
 
 
 class DirectScheduler:
-    """Runs each request's call on its own, refusing work beyond a bounded queue."""
+    """Sends each request's call to the workers on its own, refusing work beyond a bound."""
 
-    def __init__(self, executor: ThreadPoolExecutor, metrics: Metrics, max_queued: int) -> None:
-        self._executor = executor
-        self._metrics = metrics
+    def __init__(self, metrics: Metrics, max_queued: int) -> None:
+        self._queue_durations = Children(metrics.queue_duration)
+        self._inference_durations = Children(metrics.inference_duration)
+        self._batch_sizes = Children(metrics.batch_size)
         self._max_queued = max_queued
         self._queued = 0
 
@@ -32,49 +31,25 @@ class DirectScheduler:
 
     async def run(
         self,
-        model: ModelVersion,
+        model: LoadedVersion,
         signature: str,
         inputs: dict[str, np.ndarray],
         outputs: tuple[str, ...],
         deadline: float | None,
     ) -> dict[str, np.ndarray]:
-        """Run one call once a thread is free; refuse at once when too many wait already."""
+        """Run one call; refuse at once when too many wait for TensorFlow already."""
         if self._queued >= self._max_queued:
             raise ResourceExhausted(
                 f"{self._queued} requests are waiting for TensorFlow; try again later"
             )
         self._queued += 1
+        enqueued = time.monotonic()
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._executor,
-                self._call,
-                model,
-                signature,
-                inputs,
-                outputs,
-                deadline,
-                time.perf_counter(),
-            )
+            result, started, seconds = await model.run(signature, inputs, outputs, deadline)
         finally:
             self._queued -= 1
-
-    def _call(
-        self,
-        model: ModelVersion,
-        signature: str,
-        inputs: dict[str, np.ndarray],
-        outputs: tuple[str, ...],
-        deadline: float | None,
-        enqueued: float,
-    ) -> dict[str, np.ndarray]:
-        started = time.perf_counter()
         version = str(model.version)
-        self._metrics.queue_duration.labels(model.name, version).observe(started - enqueued)
-        if deadline is not None and time.monotonic() >= deadline:
-            raise DeadlineExceeded("the deadline passed while the request waited for TensorFlow")
-        result = model.run(signature, inputs, outputs)
-        self._metrics.inference_duration.labels(model.name, version, signature).observe(
-            time.perf_counter() - started
-        )
-        self._metrics.batch_size.labels(model.name, version).observe(rows_of(inputs))
+        self._queue_durations(model.name, version).observe(started - enqueued)
+        self._inference_durations(model.name, version, signature).observe(seconds)
+        self._batch_sizes(model.name, version).observe(rows_of(inputs))
         return result

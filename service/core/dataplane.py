@@ -21,7 +21,7 @@ from service.core.types import (
     Regression,
     Served,
 )
-from service.core.validation import check_inputs
+from service.core.validation import check_inputs, fits_declared_shapes
 from service.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -31,13 +31,12 @@ from service.errors import (
     ServingError,
     Unavailable,
 )
-from service.inspection import InspectionError, compare_parameters, find_parameters
-from service.metrics import UNKNOWN_MODEL, Metrics
+from service.metrics import UNKNOWN_MODEL, Children, Metrics
 from service.protos.blockserve.v1 import inspection_pb2
 from service.repository.lease import ServedVersion
 from service.repository.manager import ModelManager, VersionStatus
-from service.runtime.model_version import ModelVersion
 from service.runtime.signature import CLASSIFY, DEFAULT_SIGNATURE, PREDICT, REGRESS, Signature
+from service.workers.loaded import LoadedVersion
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,9 @@ class Limits:
     saved_model_tags: frozenset[str]
     max_concurrent_requests: int = 0
     """Requests in flight at once, over both protocols; 0 for no limit."""
+    signature_method_name_check: bool = False
+    """--enable_signature_method_name_check: Classify and Regress only take signatures whose
+    method name is theirs, not predict signatures whose outputs fit."""
 
 
 @dataclass
@@ -56,7 +58,7 @@ class Tally:
     version: str = ""
     signature: str = ""
 
-    def served(self, version: ModelVersion, signature: str = "") -> None:
+    def served(self, version: LoadedVersion, signature: str = "") -> None:
         self.model, self.version, self.signature = version.name, str(version.version), signature
 
 
@@ -69,6 +71,9 @@ class DataPlane:
         self._manager = manager
         self._scheduler = scheduler
         self._metrics = metrics
+        self._inflight_gauge = Children(metrics.inflight)
+        self._requests = Children(metrics.requests)
+        self._durations = Children(metrics.request_duration)
         self._limits = limits
         self._draining = False
         self._inflight = 0
@@ -93,7 +98,7 @@ class DataPlane:
         tally = Tally()
         code = "OK"
         self._inflight += 1
-        inflight = self._metrics.inflight.labels(protocol)
+        inflight = self._inflight_gauge(protocol)
         inflight.inc()
         try:
             if self._draining:
@@ -121,12 +126,12 @@ class DataPlane:
         finally:
             self._inflight -= 1
             inflight.dec()
-            self._metrics.requests.labels(
+            self._requests(
                 tally.model, tally.version, tally.signature, method, protocol, code
             ).inc()
-            self._metrics.request_duration.labels(
-                tally.model, tally.version, method, protocol
-            ).observe(time.perf_counter() - started)
+            self._durations(tally.model, tally.version, method, protocol).observe(
+                time.perf_counter() - started
+            )
 
     # -- inference ----------------------------------------------------------------------------
 
@@ -146,7 +151,14 @@ class DataPlane:
             check_inputs(
                 model.name, signature, inputs, model.facts, self._limits.max_rows_per_request
             )
-            result = await self._scheduler.run(model, signature.name, inputs, outputs, deadline)
+            result = await self._scheduler.run(
+                model,
+                signature.name,
+                inputs,
+                outputs,
+                deadline,
+                fits_declared_shapes(signature, inputs),
+            )
             return Prediction(Served(model.name, model.version, signature.name), result)
 
     async def classify(
@@ -243,26 +255,12 @@ class DataPlane:
         disk, so that a new version can be checked before it takes traffic."""
         with self._lease(tally, query).lease() as target:
             _summary_of(target)
-            assert target.parameters is not None
             base_dir = self._manager.version_on_disk(target.name, base_version)
             if base_dir is None:
                 raise NotFound(
                     f"model {target.name!r} has no version {base_version} under its base path"
                 )
-            loop = asyncio.get_running_loop()
-
-            def compare() -> inspection_pb2.ParameterComparison:
-                try:
-                    base = find_parameters(base_dir, self._limits.saved_model_tags)
-                except InspectionError as e:
-                    raise FailedPrecondition(
-                        f"cannot inspect version {base_version}: {e}"
-                    ) from None
-                return compare_parameters(
-                    base, target.parameters, target.name, base_version, target.version
-                )
-
-            return await loop.run_in_executor(None, compare)
+            return await target.compare(base_dir, base_version)
 
     def signature_of(self, tally: Tally, query: ModelQuery) -> Signature:
         """The signature a query will use: REST decodes JSON by its input dtypes."""
@@ -281,7 +279,7 @@ class DataPlane:
         tally.served(served.model)
         return served
 
-    def _signature(self, model: ModelVersion, query: ModelQuery, method: str = "") -> Signature:
+    def _signature(self, model: LoadedVersion, query: ModelQuery, method: str = "") -> Signature:
         name = query.signature or DEFAULT_SIGNATURE
         signature = model.signatures.get(name)
         if signature is None:
@@ -292,7 +290,7 @@ class DataPlane:
                 f"model {model.name!r} version {model.version} has no signature {name!r}; "
                 f"it has {sorted(model.signatures)}"
             )
-        if method and not _serves(signature, method):
+        if method and not _serves(signature, method, self._limits.signature_method_name_check):
             raise InvalidArgument(
                 f"signature {name!r} of model {model.name!r} has method "
                 f"{signature.method_name!r} and outputs {sorted(signature.outputs)}; "
@@ -309,10 +307,14 @@ METHOD_OUTPUTS = {
 }
 
 
-def _serves(signature: Signature, method: str) -> bool:
+def _serves(signature: Signature, method: str, strict: bool) -> bool:
     if signature.method_name == method:
         return True
-    return signature.method_name == PREDICT and set(signature.outputs) in METHOD_OUTPUTS[method]
+    return (
+        not strict
+        and signature.method_name == PREDICT
+        and set(signature.outputs) in METHOD_OUTPUTS[method]
+    )
 
 
 def _check_name(name: str) -> None:
@@ -325,7 +327,7 @@ def _check_name(name: str) -> None:
         )
 
 
-def _summary_of(model: ModelVersion) -> inspection_pb2.ParameterSummary:
+def _summary_of(model: LoadedVersion) -> inspection_pb2.ParameterSummary:
     if model.summary is None:
         raise FailedPrecondition(
             f"model {model.name!r} version {model.version} has no parameter summary: "

@@ -14,7 +14,8 @@ def check_inputs(
     facts: ExportFacts,
     max_rows: int,
 ) -> None:
-    """The exact set of inputs, each of the signature's dtype, rank and known dimensions."""
+    """The exact set of inputs, each of the signature's dtype, within the row limit, and
+    finite where the model's loop needs it. Shapes are the graph's to judge."""
     where = f"model {model!r} signature {signature.name!r}"
     missing = sorted(set(signature.inputs) - set(inputs))
     extra = sorted(set(inputs) - set(signature.inputs))
@@ -29,18 +30,8 @@ def check_inputs(
         if spec.dtype is not None and array.dtype != spec.dtype:
             got = "string" if array.dtype == object else array.dtype.name
             raise InvalidArgument(f"{where}: input {name!r} is {got}; expected {spec.describe()}")
-        if spec.shape is not None:
-            if array.ndim != len(spec.shape):
-                raise InvalidArgument(
-                    f"{where}: input {name!r} has shape {list(array.shape)} (rank {array.ndim}); "
-                    f"expected {spec.describe()}"
-                )
-            for axis, (want, got) in enumerate(zip(spec.shape, array.shape, strict=True)):
-                if want >= 0 and want != got:
-                    raise InvalidArgument(
-                        f"{where}: input {name!r} has shape {list(array.shape)}; dimension {axis} "
-                        f"must be {want} ({spec.describe()})"
-                    )
+        # No shape check: as in TensorFlow Serving the graph decides (a TF1 signature declared
+        # [-1, 1] answers x of shape [3]); a shape the graph refuses is its INVALID_ARGUMENT.
         if array.ndim and array.shape[0] > max_rows:
             raise InvalidArgument(
                 f"{where}: input {name!r} has {array.shape[0]} rows; at most {max_rows} per request"
@@ -54,3 +45,18 @@ def check_inputs(
                 f"{where}: input {name!r} holds NaN or infinity, on which this model's loop "
                 "never ends; send finite values"
             )
+
+
+def fits_declared_shapes(signature: Signature, inputs: dict[str, np.ndarray]) -> bool:
+    """Whether every input has its signature's declared rank and known dimensions: only such
+    requests may have their rows merged with others' (a request the graph takes in another
+    shape runs on its own)."""
+    for name, array in inputs.items():
+        spec = signature.inputs.get(name)
+        if spec is None or spec.shape is None:
+            continue
+        if array.ndim != len(spec.shape) or any(
+            want >= 0 and want != got for want, got in zip(spec.shape, array.shape, strict=True)
+        ):
+            return False
+    return True

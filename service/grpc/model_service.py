@@ -4,12 +4,12 @@ import asyncio
 import hmac
 
 import grpc
-from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 
 from service import messages as convert
 from service.core.dataplane import DataPlane, Tally
 from service.errors import InvalidArgument, Unauthenticated
 from service.grpc.status import answer
+from service.protos.tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 from service.repository.poller import RepositoryPoller
 
 

@@ -1,25 +1,28 @@
 """tensorflow.serving.PredictionService over the data plane."""
 
 import grpc
-from tensorflow_serving.apis import (
-    classification_pb2,
-    inference_pb2,
-    prediction_service_pb2_grpc,
-    regression_pb2,
-)
 
 from service import messages as convert
 from service.core.dataplane import DataPlane, Tally
 from service.errors import InvalidArgument
 from service.examples import serialized_examples
 from service.grpc.status import answer, deadline
+from service.protos.tensorflow_serving.apis import (
+    classification_pb2,
+    inference_pb2,
+    prediction_service_pb2_grpc,
+    regression_pb2,
+)
 from service.runtime.signature import CLASSIFY, REGRESS
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, core: DataPlane, max_request_bytes: int) -> None:
+    def __init__(
+        self, core: DataPlane, max_request_bytes: int, tensor_content: bool = False
+    ) -> None:
         self._core = core
         self._max_bytes = max_request_bytes
+        self._tensor_content = tensor_content
 
     async def Predict(self, request, context: grpc.aio.ServicerContext):
         async def work(tally: Tally):
@@ -31,7 +34,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 list(request.output_filter),
                 deadline(context),
             )
-            return convert.predict_response(prediction)
+            return convert.predict_response(prediction, self._tensor_content)
 
         return await answer(context, self._core, "predict", work)
 

@@ -9,29 +9,39 @@ never from a loaded model, so it works for any SavedModel, TF1 or TF2.
     print(render_comparison(comparison))
 """
 
-from service.inspection.compare import compare, compare_parameters
-from service.inspection.discovery import DEFAULT_TAGS, find_parameters
-from service.inspection.parameters import Parameter, ParameterKind, ParameterSet, kind_label
-from service.inspection.proto_json import to_json
-from service.inspection.samples import ParameterSample, parameter_samples
-from service.inspection.savedmodel import InspectionError
-from service.inspection.summary import summarize
-from service.inspection.table import render_comparison, render_summary
+import importlib
+from typing import Any
 
-__all__ = [
-    "DEFAULT_TAGS",
-    "InspectionError",
-    "Parameter",
-    "ParameterKind",
-    "ParameterSample",
-    "ParameterSet",
-    "compare",
-    "compare_parameters",
-    "find_parameters",
-    "kind_label",
-    "parameter_samples",
-    "render_comparison",
-    "render_summary",
-    "summarize",
-    "to_json",
-]
+# Where each name lives. Imported on first use (PEP 562), so that the front process, which
+# renders and exports summaries but never reads SavedModels, does not import TensorFlow.
+_HOMES = {
+    "compare": "compare",
+    "compare_parameters": "compare",
+    "DEFAULT_TAGS": "discovery",
+    "find_parameters": "discovery",
+    "Parameter": "parameters",
+    "ParameterKind": "parameters",
+    "ParameterSet": "parameters",
+    "kind_label": "parameters",
+    "to_json": "proto_json",
+    "ParameterSample": "samples",
+    "parameter_samples": "samples",
+    "InspectionError": "savedmodel",
+    "summarize": "summary",
+    "render_comparison": "table",
+    "render_summary": "table",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    home = importlib.import_module(f"{__name__}.{_HOMES[name]}")
+    # Importing `compare` bound the submodule to the package's name `compare`; the function of
+    # that name is what this package exports, so bind every name of that home now.
+    for exported, where in _HOMES.items():
+        if where == _HOMES[name]:
+            globals()[exported] = getattr(home, exported)
+    return globals()[name]

@@ -21,8 +21,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from tensorflow.core.framework import node_def_pb2
-from tensorflow.core.protobuf import meta_graph_pb2
+from service.protos.tensorflow.core.framework import node_def_pb2
+from service.protos.tensorflow.core.protobuf import meta_graph_pb2
 
 _UNIQUE_SUFFIX = re.compile(r"_\d+$")
 # Ops that hand a captured object on to another function, which is the one that reads it.

@@ -19,11 +19,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
 import tensorflow as tf
-from tensorflow.core.framework import node_def_pb2, tensor_pb2, types_pb2
-from tensorflow.core.protobuf import meta_graph_pb2
 
 from service.inspection.call_sites import CallSites
 from service.inspection.parameters import GraphConstant, Parameter, ParameterKind
+from service.protos.tensorflow.core.framework import node_def_pb2, tensor_pb2, types_pb2
+from service.protos.tensorflow.core.protobuf import meta_graph_pb2
 
 _FLOATING = frozenset(
     {types_pb2.DT_HALF, types_pb2.DT_BFLOAT16, types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE}

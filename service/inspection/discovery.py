@@ -5,14 +5,13 @@ import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
-from tensorflow.core.protobuf import meta_graph_pb2
-
 from service.inspection.call_sites import find_call_sites
 from service.inspection.constants import graph_constants
 from service.inspection.graph_collections import collection_variables
 from service.inspection.object_graph import object_graph_variables
 from service.inspection.parameters import Parameter, ParameterSet
 from service.inspection.savedmodel import Checkpoint, open_checkpoint, read_meta_graph
+from service.protos.tensorflow.core.protobuf import meta_graph_pb2
 
 DEFAULT_TAGS = ("serve",)
 

@@ -1,10 +1,9 @@
 """The variables of a TF1 SavedModel, found in its meta graph's variable collections."""
 
-from tensorflow.core.framework import variable_pb2
-from tensorflow.core.protobuf import meta_graph_pb2
-
 from service.inspection.parameters import CheckpointTensor, Parameter, ParameterKind
 from service.inspection.savedmodel import Checkpoint, holds_numbers
+from service.protos.tensorflow.core.framework import variable_pb2
+from service.protos.tensorflow.core.protobuf import meta_graph_pb2
 
 # TF1 graphs list their variables in collections named by tf.compat.v1.GraphKeys: GLOBAL are
 # all the model's variables, TRAINABLE those an optimizer updates. LOCAL (metric counters) and

@@ -3,15 +3,14 @@ parameters, where in the block hierarchy each sits, and its key in the checkpoin
 
 from collections import deque
 
-from tensorflow.core.protobuf import (
+from service.inspection.call_sites import CallSites
+from service.inspection.parameters import CheckpointTensor, Parameter, ParameterKind
+from service.inspection.savedmodel import Checkpoint, holds_numbers
+from service.protos.tensorflow.core.protobuf import (
     meta_graph_pb2,
     saved_object_graph_pb2,
     trackable_object_graph_pb2,
 )
-
-from service.inspection.call_sites import CallSites
-from service.inspection.parameters import CheckpointTensor, Parameter, ParameterKind
-from service.inspection.savedmodel import Checkpoint, holds_numbers
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"  # the checkpoint's own object graph
 VALUE_ATTRIBUTE = "VARIABLE_VALUE"

@@ -52,7 +52,18 @@ class GraphConstant:
         return f"function:{self.function}/{self.node}" if self.function else f"graph:{self.node}"
 
 
-TensorSource = CheckpointTensor | GraphConstant
+@dataclass(frozen=True)
+class TfLiteTensor:
+    """A constant's value, held in a TF Lite model's buffer for tensor `index` of its main
+    subgraph."""
+
+    index: int
+
+    def __str__(self) -> str:
+        return f"tflite:tensor/{self.index}"
+
+
+TensorSource = CheckpointTensor | GraphConstant | TfLiteTensor
 
 
 @dataclass(frozen=True)

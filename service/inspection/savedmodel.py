@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 from google.protobuf import message, text_format
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+
+from service.protos.tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 CHECKPOINT_PREFIX = Path("variables") / "variables"

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import tensor_pb2
 
 from service.inspection.constants import constant_tensors
 from service.inspection.parameters import CheckpointTensor, GraphConstant, Parameter, ParameterSet
@@ -15,6 +14,7 @@ from service.inspection.savedmodel import (
     open_checkpoint,
     read_meta_graph,
 )
+from service.protos.tensorflow.core.framework import tensor_pb2
 
 
 @dataclass(frozen=True)

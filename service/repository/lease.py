@@ -4,13 +4,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from service.runtime.model_version import ModelVersion
+from service.workers.loaded import LoadedVersion
 
 
 class ServedVersion:
-    """A ModelVersion with a count of the requests using it."""
+    """A LoadedVersion with a count of the requests using it."""
 
-    def __init__(self, model: ModelVersion) -> None:
+    def __init__(self, model: LoadedVersion) -> None:
         self.model = model
         self._users = 0
         self._retired = False
@@ -31,7 +31,7 @@ class ServedVersion:
                 self._idle.notify_all()
 
     @contextmanager
-    def lease(self) -> Iterator[ModelVersion]:
+    def lease(self) -> Iterator[LoadedVersion]:
         """For code that already holds a lease: give it back when the block ends."""
         try:
             yield self.model

@@ -1,19 +1,25 @@
 """The manager: loads the aspired versions, keeps one available while the next loads, unloads."""
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from tensorflow_serving.apis import get_model_status_pb2
-from tensorflow_serving.config import model_server_config_pb2
-
 from service.errors import InvalidArgument, NotFound, Unavailable
+from service.protos.tensorflow_serving.apis import get_model_status_pb2
+from service.protos.tensorflow_serving.config import model_server_config_pb2
 from service.repository.lease import ServedVersion
-from service.repository.source import AspiredVersions, aspired_versions, complete_versions
-from service.runtime.model_version import ModelVersion
+from service.repository.source import (
+    MODEL_FILES,
+    AspiredVersions,
+    aspired_versions,
+    complete_versions,
+)
+from service.workers.loaded import LoadedVersion
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +29,7 @@ State = get_model_status_pb2.ModelVersionStatus.State
 class RepositoryListener(Protocol):
     """Told when versions come and go: metrics and health follow the repository through it."""
 
-    def version_available(self, model: ModelVersion) -> None: ...
+    def version_available(self, model: LoadedVersion) -> None: ...
     def version_unavailable(self, name: str, version: int) -> None: ...
     def models_configured(self, names: list[str]) -> None: ...
 
@@ -51,6 +57,19 @@ class VersionStatus:
     error_message: str
 
 
+@dataclass(frozen=True)
+class LoadPolicy:
+    """How versions load and unload: tensorflow_model_server's --num_load_threads,
+    --num_unload_threads, --max_num_load_retries and --load_retry_interval_micros."""
+
+    load_threads: int = 0
+    """Versions loaded at once; 0 or 1: one after another."""
+    unload_threads: int = 0
+    max_retries: int = 0
+    """Times a failed load is tried again before it is reported failed."""
+    retry_interval_seconds: float = 0.0
+
+
 @dataclass
 class ModelEntry:
     config: model_server_config_pb2.ModelConfig
@@ -59,10 +78,11 @@ class ModelEntry:
 
 
 def _stamp(path: Path) -> float:
-    try:
-        return (path / "saved_model.pb").stat().st_mtime
-    except OSError:
-        return 0.0
+    stamps = [0.0]
+    for name in MODEL_FILES:
+        with contextlib.suppress(OSError):  # not there, or gone since
+            stamps.append((path / name).stat().st_mtime)
+    return max(stamps)
 
 
 class ModelManager:
@@ -70,10 +90,13 @@ class ModelManager:
 
     def __init__(
         self,
-        load: Callable[[str, int, Path], ModelVersion],
+        load: Callable[[str, int, Path], LoadedVersion],
         allow_labels_for_unavailable: bool = False,
+        policy: LoadPolicy = LoadPolicy(),
     ) -> None:
         self._load = load
+        self._policy = policy
+        self._stopping = threading.Event()
         self._listeners: list[RepositoryListener] = []
         self._allow_unavailable_labels = allow_labels_for_unavailable
         self._lock = threading.Lock()
@@ -114,12 +137,19 @@ class ModelManager:
                 retired, self._retired = list(self._retired.values()), {}
             for entry in retired:
                 self._unload_all(entry)
+            loads, aspirations = [], []
             for entry in entries:
                 aspired = aspired_versions(entry.config)
                 entry.problem = aspired.problem
-                for version in sorted(aspired.versions, reverse=True):
-                    self._load_if_needed(entry, version, aspired.versions[version])
+                aspirations.append((entry, aspired))
+                loads += [(entry, v, aspired.versions[v]) for v in sorted(aspired.versions)[::-1]]
+            _each(lambda job: self._load_if_needed(*job), loads, self._policy.load_threads)
+            for entry, aspired in aspirations:
                 self._unload_unaspired(entry, aspired)
+
+    def stop_loading(self) -> None:
+        """Give up waiting to retry failed loads: the server is stopping."""
+        self._stopping.set()
 
     def _load_if_needed(self, entry: ModelEntry, version: int, path: Path) -> None:
         name = entry.config.name
@@ -134,14 +164,27 @@ class ModelManager:
                     return
             record = VersionRecord(version, path, State.LOADING, stamp)
             entry.versions[version] = record
-        try:
-            model = self._load(name, version, path)
-        except Exception as e:
-            log.error("model %s version %d failed to load: %s", name, version, e)
-            with self._lock:
-                record.state, record.error_code = State.END, "UNKNOWN"
-                record.error_message = f"failed to load {path}: {e}"
-            return
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                model = self._load(name, version, path)
+                break
+            except Exception as e:
+                retry = attempts <= self._policy.max_retries and not self._stopping.is_set()
+                log.error(
+                    "model %s version %d failed to load (attempt %d)%s: %s",
+                    *(name, version, attempts, "; retrying" if retry else "", e),
+                )
+                if retry:
+                    self._stopping.wait(max(0.0, self._policy.retry_interval_seconds))
+                    retry = not self._stopping.is_set()
+                if not retry:
+                    tries = f" (tried {attempts} times)" if attempts > 1 else ""
+                    with self._lock:
+                        record.state, record.error_code = State.END, "UNKNOWN"
+                        record.error_message = f"failed to load {path}{tries}: {e}"
+                    return
         with self._lock:
             record.served = ServedVersion(model)
             record.state = State.AVAILABLE
@@ -163,8 +206,11 @@ class ModelManager:
                 and r.state == State.AVAILABLE
                 and (replacement_ready or not aspired.versions)
             ]
-        for record in going:
-            self._unload(entry.config.name, record)
+        _each(
+            lambda record: self._unload(entry.config.name, record),
+            going,
+            self._policy.unload_threads,
+        )
 
     def _unload_all(self, entry: ModelEntry) -> None:
         for record in list(entry.versions.values()):
@@ -185,6 +231,7 @@ class ModelManager:
 
     def shutdown(self) -> None:
         """Unload every version, waiting for the requests that use them."""
+        self._stopping.set()
         with self._reconciling:
             with self._lock:
                 entries = list(self._models.values()) + list(self._retired.values())
@@ -208,7 +255,7 @@ class ModelManager:
     def _resolve(self, name: str, version: int | None, label: str | None) -> ServedVersion:
         entry = self._models.get(name)
         if entry is None:
-            raise NotFound(f"model {name!r} is not served")
+            raise NotFound(f"{_not_found(name, version)}: model {name!r} is not served")
         available = {v: r.served for v, r in entry.versions.items() if r.state == State.AVAILABLE}
         if label is not None:
             labels = entry.config.version_labels
@@ -221,13 +268,14 @@ class ModelManager:
             version = labels[label]
         if version is None:
             if not available:
-                raise NotFound(f"model {name!r} has no available version")
+                raise NotFound(f"{_not_found(name, None)}: model {name!r} has no available version")
             version = max(available)
         served = available.get(version)
         if served is None:
             known = ", ".join(map(str, sorted(available))) or "none"
             raise NotFound(
-                f"version {version} of model {name!r} is not available (available: {known})"
+                f"{_not_found(name, version)}: version {version} of model {name!r} is not "
+                f"available (available: {known})"
             )
         return served
 
@@ -295,3 +343,20 @@ class ModelManager:
                         "which is neither loaded nor on disk"
                     )
         return ""
+
+
+def _not_found(name: str, version: int | None) -> str:
+    """TensorFlow Serving's words for a request no loaded version answers; clients match them."""
+    spec = f"Latest({name})" if version is None else f"Specific({name}, {version})"
+    return f"Servable not found for request: {spec}"
+
+
+def _each(work: Callable[[object], None], items: Iterable[object], threads: int) -> None:
+    """`work` on every item: one after another, or on up to `threads` threads at once."""
+    items = list(items)
+    if threads <= 1 or len(items) <= 1:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(min(threads, len(items)), thread_name_prefix="repository") as pool:
+        list(pool.map(work, items))

@@ -4,10 +4,9 @@ import logging
 import threading
 from pathlib import Path
 
-from tensorflow_serving.config import model_server_config_pb2
-
 from service.config import ConfigError, check_model_config, read_model_config
 from service.errors import FailedPrecondition, InvalidArgument
+from service.protos.tensorflow_serving.config import model_server_config_pb2
 from service.repository.manager import ModelManager
 
 log = logging.getLogger(__name__)

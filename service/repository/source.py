@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from tensorflow_serving.config import model_server_config_pb2
+from service.protos.tensorflow_serving.config import model_server_config_pb2
 
 
 @dataclass(frozen=True)
@@ -16,11 +16,20 @@ class AspiredVersions:
     """Why the base path yields nothing, when it does not."""
 
 
+MODEL_FILES = ("saved_model.pb", "model.tflite")
+"""A version folder is complete once it holds one of these (a SavedModel or a TF Lite model)."""
+
+
 def complete_versions(base_path: Path) -> dict[int, Path]:
-    """Numeric folders holding a saved_model.pb; hidden, temporary and other names are ignored."""
+    """Numeric folders holding a saved_model.pb or a model.tflite; hidden, temporary and other
+    names are ignored."""
     found = {}
     for entry in base_path.iterdir():
-        if entry.name.isdigit() and entry.is_dir() and (entry / "saved_model.pb").is_file():
+        if (
+            entry.name.isdigit()
+            and entry.is_dir()
+            and any((entry / name).is_file() for name in MODEL_FILES)
+        ):
             found[int(entry.name)] = entry
     return found
 

@@ -4,6 +4,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -76,12 +77,16 @@ class RestApi:
         max_request_bytes: int,
         timeout_seconds: float,
         metrics_paths: tuple[str, ...],
+        extra_routes: Sequence[web.RouteDef] = (),
+        model_names: Callable[[], list[str]] | None = None,
     ) -> None:
         self._core = core
+        self._model_names = model_names or list
         self._metrics = metrics
         self._max_bytes = max_request_bytes
         self._timeout = timeout_seconds
         self._metrics_paths = metrics_paths
+        self._extra_routes = extra_routes  # other APIs on this port (the V2 protocol's)
         self.draining = False
 
     def application(self) -> web.Application:
@@ -90,7 +95,9 @@ class RestApi:
         app.router.add_get("/readyz", self.readyz)
         for path in self._metrics_paths:
             app.router.add_get(path, self.metrics)
+        app.router.add_route("*", "/v1/models", self.list_models)
         app.router.add_route("*", "/v1/models/{tail:.*}", self.models)
+        app.router.add_routes(self._extra_routes)
         app.router.add_route("*", "/{tail:.*}", self.unknown_path)
         return app
 
@@ -111,6 +118,25 @@ class RestApi:
 
     async def unknown_path(self, request: web.Request) -> web.Response:
         return json_response({"error": f"no such resource: {request.path}"}, 404)
+
+    async def list_models(self, request: web.Request) -> web.Response:
+        """GET /v1/models: the served models (KServe's V1 list), with each one's version states
+        as GetModelStatus gives them."""
+        if request.method != "GET":
+            return json_response({"error": "use GET for this resource"}, 405)
+        with self._core.call("list_models", "rest") as tally:
+            names = self._model_names()
+            states = {}
+            for name in names:
+                try:
+                    statuses = self._core.status(tally, name, None)
+                except ServingError:  # gone since, or nothing on disk yet
+                    statuses = []
+                states[name] = proto_json(messages.status_response(statuses)).get(
+                    "model_version_status", []
+                )
+            tally.model, tally.version = Tally().model, ""  # a request of no one model
+            return json_response({"models": names, "model_version_status": states})
 
     async def models(self, request: web.Request) -> web.Response:
         match = ROUTE.match(request.path)

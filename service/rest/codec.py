@@ -12,9 +12,9 @@ import math
 from typing import Any
 
 import numpy as np
-from tensorflow.core.example import example_pb2, feature_pb2
 
 from service.errors import InvalidArgument
+from service.protos.tensorflow.core.example import example_pb2, feature_pb2
 from service.runtime.signature import Signature, TensorSpec
 
 MAX_JSON_DEPTH = 64

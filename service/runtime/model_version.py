@@ -1,50 +1,70 @@
-"""One loaded version of a model: the only place that loads SavedModels and calls TensorFlow."""
+"""One loaded SavedModel version: TF2 ones called as functions, TF1 ones in a Session."""
 
 import gc
 import logging
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
-from tensorflow_serving.apis import prediction_log_pb2
 
 from service.errors import CANONICAL_CODES, InvalidArgument, ModelError
-from service.examples import serialized_examples
 from service.inspection import InspectionError, ParameterSet, find_parameters, summarize
 from service.protos.blockserve.v1 import inspection_pb2
 from service.runtime.call import signature_call
 from service.runtime.facts import ExportFacts, read_facts
+from service.runtime.graph_session import GraphSession, has_object_graph
+from service.runtime.options import RuntimeOptions
+from service.runtime.session_config import apply_graph_options, session_config
 from service.runtime.signature import (
-    DEFAULT_SIGNATURE,
     Signature,
     read_meta_graph,
     read_signatures,
 )
-from service.tensors import to_numpy
+from service.runtime.warmup import WARMUP_FILE, warm_up
 
 log = logging.getLogger(__name__)
 
-WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
-MAX_WARMUP_BYTES = 1 << 30
+__all__ = ["WARMUP_FILE", "ModelVersion"]
 
 
 class ModelVersion:
-    """A SavedModel version in memory, ready to run its signatures."""
+    """A SavedModel version in memory, ready to run its signatures.
 
-    def __init__(self, name: str, version: int, path: Path, tags: frozenset[str]) -> None:
+    TF2 SavedModels are loaded with `tf.saved_model.load` and called as functions; TF1 ones
+    (no object graph) run in a Session of their own, as TensorFlow Serving runs them.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        version: int,
+        path: Path,
+        tags: frozenset[str],
+        options: RuntimeOptions | None = None,
+    ) -> None:
         started = time.perf_counter()
+        options = options or RuntimeOptions(saved_model_tags=tags)
         self.name = name
         self.version = version
         self.path = path
         graph = read_meta_graph((path / "saved_model.pb").read_bytes(), tags)
         self.signatures: dict[str, Signature] = read_signatures(graph.signature_def)
         self.facts: ExportFacts = read_facts(path)
-        self._loaded = tf.saved_model.load(str(path), tags=sorted(tags))
-        self._calls = {
-            name: signature_call(self._loaded.signatures[name]) for name in self.signatures
-        }
+        self._warmup_iterations = max(1, options.num_request_iterations_for_warmup)
+        self._calls: dict[str, Callable[[dict[str, np.ndarray]], dict[str, Any]]]
+        if has_object_graph(graph):
+            apply_graph_options(options)
+            self._loaded: Any = tf.saved_model.load(str(path), tags=sorted(tags))
+            self._calls = {
+                name: signature_call(self._loaded.signatures[name]) for name in self.signatures
+            }
+        else:
+            self._loaded = GraphSession(path, tags, self.signatures, session_config(options))
+            self._calls = dict(self._loaded.calls)
         self.parameters: ParameterSet | None = None
         self.summary: inspection_pb2.ParameterSummary | None = None
         self.summary_problem = ""
@@ -74,61 +94,24 @@ class ModelVersion:
         except (TypeError, ValueError) as e:
             raise InvalidArgument(f"{self.name} signature {signature}: {e}") from None
         wanted = outputs or tuple(result)
-        return {k: result[k].numpy() for k in wanted}
+        return {k: _array(result[k]) for k in wanted}
 
     def warm_up(self) -> None:
-        """Make the first requests fast: replay the SavedModel's recorded warm-up requests
-        (TensorFlow Serving's assets.extra/tf_serving_warmup_requests) where it has them, else
-        run each signature once on one row of zeros."""
-        records = self.path / WARMUP_FILE
-        if records.is_file():
-            self._replay(records)
-            return
-        for sig in self.signatures.values():
-            specs = sig.inputs.values()
-            if not specs or any(
-                s.shape is None or s.dtype is None or s.dtype == object or -1 in s.shape[1:]
-                for s in specs
-            ):
-                continue
-            zeros = {s.name: np.zeros((1, *s.shape[1:]), s.dtype) for s in specs}
-            try:
-                self.run(sig.name, zeros, ())
-            except Exception as e:  # a model may reject zeros; real requests will tell
-                log.info("warm-up of %s/%d %s skipped: %s", self.name, self.version, sig.name, e)
-
-    def _replay(self, records: Path) -> None:
-        """Run every PredictionLog in a TFRecord file; a failure fails the load, as in
-        TensorFlow Serving."""
-        for record in tf.data.TFRecordDataset(str(records)):
-            entry = prediction_log_pb2.PredictionLog.FromString(record.numpy())
-            kind = entry.WhichOneof("log_type")
-            if kind == "predict_log":
-                request = entry.predict_log.request
-                inputs = {
-                    k: to_numpy(v, f"warm-up input {k!r}", MAX_WARMUP_BYTES)
-                    for k, v in request.inputs.items()
-                }
-                outputs = tuple(request.output_filter)
-            elif kind in ("classify_log", "regress_log"):
-                request = getattr(entry, kind).request
-                (name,) = self.signatures[
-                    request.model_spec.signature_name or DEFAULT_SIGNATURE
-                ].inputs
-                inputs = {name: np.array(serialized_examples(request.input), dtype=object)}
-                outputs = ()
-            else:
-                log.info(
-                    "warm-up of %s/%d: %s records are not replayed", self.name, self.version, kind
-                )
-                continue
-            self.run(request.model_spec.signature_name or DEFAULT_SIGNATURE, inputs, outputs)
+        """Make the first requests fast (see service.runtime.warmup)."""
+        warm_up(self, self._warmup_iterations)
 
     def close(self) -> None:
         """Drop the TensorFlow objects so their memory can be returned."""
         self._calls.clear()
+        if isinstance(self._loaded, GraphSession):
+            self._loaded.close()
         self._loaded = None
         gc.collect()
+
+
+def _array(value: np.ndarray | tf.Tensor) -> np.ndarray:
+    """A Session gives arrays, a function eager tensors."""
+    return value if isinstance(value, np.ndarray) else value.numpy()
 
 
 # What TensorFlow wraps around an op's error: a header, where the node was defined, its name.

@@ -4,8 +4,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
+from service.protos.tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from service.tensors import numpy_dtype
 
 PREDICT = "tensorflow/serving/predict"

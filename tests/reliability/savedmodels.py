@@ -7,8 +7,11 @@ sees this module, only the folders it writes.
 import json
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 from tensorflow.python.data.experimental.ops import testing as data_testing
+
+from models.catalog import build
 
 MAX_SLEEP_SECONDS = 30.0
 TABLE = (10.0, 20.0, 30.0)
@@ -49,8 +52,42 @@ def save(module: tf.Module, version_dir: Path, facts: dict[str, bool] | None = N
 
 def write_tiny_models(root: Path) -> dict[str, Path]:
     """Base paths, each with version 1: `sleepy` (one call per request), `sleepy_batched` (its
-    export says rows are independent, so the server batches it) and `lookup`."""
-    save(Sleepy(), root / "sleepy" / "1")
+    export says rows are independent, so a server with --enable_batching merges it) and
+    `lookup`."""
+    # `sleepy` says its rows are coupled, so that even with --enable_batching it takes the
+    # one-call-per-request path; `sleepy_batched` is merged when batching is on.
+    save(Sleepy(), root / "sleepy" / "1", {"rows_coupled": True})
     save(Sleepy(), root / "sleepy_batched" / "1", {"rows_coupled": False})
     save(Lookup(), root / "lookup" / "1")
     return {name: root / name for name in ("sleepy", "sleepy_batched", "lookup")}
+
+
+OVERFLOW_INPUT = np.full((1, 20), 1e37, np.float32)
+"""An input on which `write_overflowing` makes the activation before the loop +inf on any CPU."""
+
+
+def write_overflowing(version_dir: Path) -> Path:
+    """fixed_hidden_mlp (seed 0) with its Dense kernel set to 0.5 and its bias to 0.
+
+    For OVERFLOW_INPUT every product is positive, so no summation order can produce -inf or NaN:
+    X W = 1e37 * (column sums of the constant weight, each under 20) stays finite, and the Dense
+    layer's sum, 0.5e37 * (the sum of all 400 weights, about 200), exceeds float32's 3.4e38
+    whatever the order: +inf, on which `while sum(|X|) > 1: X /= 2` would never end.
+    """
+    model = build("fixed_hidden_mlp", 0)
+    assert float(tf.reduce_sum(model.rand_weight)) > 100, "the margin above needs this"
+    model.dense.kernel.assign(np.full((20, 20), 0.5, np.float32))
+    model.dense.bias.assign(np.zeros(20, np.float32))
+    archive = tf.keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serving_default",
+        fn=lambda x: {"y": model(x)},
+        input_signature=[tf.TensorSpec([None, 20], tf.float32, name="x")],
+    )
+    archive.write_out(str(version_dir), verbose=False)
+    extra = version_dir / "assets.extra"
+    extra.mkdir(exist_ok=True)
+    facts = {"rows_coupled": True, "loop_ends_on_non_finite": False}
+    (extra / "blockserve.json").write_text(json.dumps(facts))
+    return version_dir

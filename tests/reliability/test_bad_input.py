@@ -454,7 +454,7 @@ REST_CASES: dict[str, RestCase] = {
     "examples_not_objects": RestCase("/v1/models/mlp:classify", {"examples": [1, 2]}, 400),
     "compare_without_base": RestCase("/v1/models/mlp/parameters/compare", None, 400, "GET"),
     "booleans_for_floats": RestCase(PREDICT, {"instances": [[True] * 20]}, 400),
-    "path_outside_the_api": RestCase("/v2/models/mlp", None, 404, "GET"),
+    "path_outside_the_api": RestCase("/v3/models/mlp", None, 404, "GET"),
 }
 
 

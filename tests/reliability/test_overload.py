@@ -57,7 +57,8 @@ def overload_server(
         f"--batching_parameters_file={batching}",
         f"--max_queued_requests={MAX_QUEUED}",
         f"--max_concurrent_requests={MAX_CONCURRENT}",
-        "--inference_threads=2",
+        "--num_workers=2",
+        "--enable_batching=true",
         f"--rest_api_timeout_in_ms={REST_TIMEOUT_MS}",
     ]
     with ServerProcess(flags, root / "server.log") as server:

@@ -31,7 +31,8 @@ def draining_server(tmp_path: Path, tiny_models: dict[str, Path]) -> Iterator[Se
     """A server of its own, serving `sleepy`: this test ends it."""
     copy_version(tiny_models["sleepy"] / "1", tmp_path / "sleepy", 1)
     config = write_model_config(tmp_path / "models.config", {"sleepy": tmp_path / "sleepy"})
-    flags = [f"--model_config_file={config}"]
+    # Two workers: the two finishing requests sleep at once, as the outlasting one waits.
+    flags = [f"--model_config_file={config}", "--num_workers=2"]
     server = ServerProcess(flags, tmp_path / "server.log", GRACE_SECONDS).start()
     yield server
     if server.process is not None and server.process.poll() is None:
@@ -66,7 +67,7 @@ def test_sigterm_drains_then_exits_0_within_the_grace_period(
 
     rest_call = threading.Thread(target=call_rest)
     rest_call.start()
-    # TensorFlow runs two sleeps at once on this machine's two cores: the outlasting request
+    # The two workers run two sleeps at once: the outlasting request
     # comes last, so that it waits for the others rather than they for it.
     wait_for_inflight(server, 2)
     outlasting = server.prediction.Predict.future(

@@ -83,6 +83,9 @@ class ServerProcess:
             f"--rest_api_port={self.rest_port}",
             f"--bind_address={HOST}",
             f"--shutdown_grace_seconds={self.grace_seconds}",
+            # A broken version is reported at once, not after tensorflow_model_server's five
+            # retries a minute apart; a test of retries gives its own value after this one.
+            "--max_num_load_retries=0",
             *self.flags,
         ]
 

@@ -1,0 +1,31 @@
+"""Opens one version folder with the runtime that fits it: the one entry point workers use."""
+
+import time
+from pathlib import Path
+
+from service.runtime.model_version import ModelVersion
+from service.runtime.options import RuntimeOptions
+from service.runtime.tflite import TFLITE_FILE, TfLiteVersion
+
+SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def open_version(
+    name: str, version: int, path: Path, options: RuntimeOptions
+) -> ModelVersion | TfLiteVersion:
+    """Load a version and warm it up, so that its first request is as fast as the rest.
+
+    A folder with model.tflite is served through TF Lite when it has no saved_model.pb, or
+    with --prefer_tflite_model; otherwise its SavedModel is.
+    """
+    tflite = (path / TFLITE_FILE).is_file()
+    model: ModelVersion | TfLiteVersion
+    if tflite and (options.prefer_tflite_model or not (path / SAVED_MODEL_FILE).is_file()):
+        model = TfLiteVersion(name, version, path, options)
+    else:
+        model = ModelVersion(name, version, path, options.saved_model_tags, options)
+    if options.enable_model_warmup:
+        started = time.perf_counter()
+        model.warm_up()
+        model.load_seconds += time.perf_counter() - started
+    return model
