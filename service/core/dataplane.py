@@ -233,7 +233,8 @@ class DataPlane:
         served = self._lease(tally, query)
         with served.lease() as model:
             tally.served(model)
-            return Metadata(Served(model.name, model.version, ""), dict(model.signatures))
+            served_as = Served(model.name, model.version, "")
+            return Metadata(served_as, dict(model.signatures), model.platform)
 
     def status(self, tally: Tally, name: str, version: int | None) -> list[VersionStatus]:
         _check_name(name)

@@ -50,3 +50,5 @@ class Regression:
 class Metadata:
     served: Served
     signatures: dict[str, Signature]
+    platform: str = "tensorflow"
+    """"tensorflow" (a SavedModel) or "tensorflow_lite"."""

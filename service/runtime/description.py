@@ -14,6 +14,7 @@ from service.runtime.signature import Signature, read_signatures
 
 if TYPE_CHECKING:
     from service.runtime.model_version import ModelVersion
+    from service.runtime.tflite import TfLiteVersion
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class VersionDescription:
     """A serialized ParameterSummary, or None where it could not be computed."""
     summary_problem: str
     load_seconds: float
+    platform: str = "tensorflow"
+    """"tensorflow" for a SavedModel, "tensorflow_lite" for a model.tflite."""
 
     def signatures(self) -> dict[str, Signature]:
         defs = get_model_metadata_pb2.SignatureDefMap.FromString(self.signature_defs)
@@ -38,7 +41,7 @@ class VersionDescription:
         return inspection_pb2.ParameterSummary.FromString(self.summary)
 
 
-def describe(model: "ModelVersion") -> VersionDescription:
+def describe(model: "ModelVersion | TfLiteVersion") -> VersionDescription:
     defs = get_model_metadata_pb2.SignatureDefMap()
     for name, signature in model.signatures.items():
         defs.signature_def[name].CopyFrom(signature.definition)
@@ -50,4 +53,5 @@ def describe(model: "ModelVersion") -> VersionDescription:
         summary=None if model.summary is None else model.summary.SerializeToString(),
         summary_problem=model.summary_problem,
         load_seconds=model.load_seconds,
+        platform=model.platform,
     )

@@ -38,6 +38,9 @@ class ModelVersion:
     (no object graph) run in a Session of their own, as TensorFlow Serving runs them.
     """
 
+    platform = "tensorflow"
+    """What ModelServerConfig's model_platform and V2's metadata call this format."""
+
     def __init__(
         self,
         name: str,

@@ -40,6 +40,9 @@ SIGNATURE_DEFS_METADATA = b"signature_defs_metadata"
 class TfLiteVersion:
     """A TF Lite version in memory, ready to run its signatures."""
 
+    platform = "tensorflow_lite"
+    """What ModelServerConfig's model_platform and V2's metadata call this format."""
+
     def __init__(self, name: str, version: int, path: Path, options: RuntimeOptions) -> None:
         started = time.perf_counter()
         self.name = name

@@ -12,7 +12,8 @@ SERVER_NAME = "blockserve"
 EXTENSIONS = ("binary_tensor_data", "model_repository", "parameters")
 """The V2 extensions served: Triton's binary tensor data, explicit model control, and
 request parameters (`signature_name`)."""
-PLATFORM = "tensorflow_savedmodel"
+PLATFORMS = {"tensorflow": "tensorflow_savedmodel", "tensorflow_lite": "tensorflow_tflite"}
+"""V2's platform names (Triton's) for the runtime's formats."""
 
 
 def server_metadata() -> dict[str, Any]:
@@ -46,7 +47,7 @@ def model_metadata(metadata: Metadata, versions: list[int], signature: str = "")
     return {
         "name": metadata.served.model,
         "versions": [str(v) for v in versions],
-        "platform": PLATFORM,
+        "platform": PLATFORMS[metadata.platform],
         "inputs": _tensors(chosen.inputs) if chosen else [],
         "outputs": _tensors(chosen.outputs) if chosen else [],
         "signatures": {name: _signature(s) for name, s in metadata.signatures.items()},

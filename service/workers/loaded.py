@@ -31,6 +31,7 @@ class LoadedVersion:
         self.summary: inspection_pb2.ParameterSummary | None = description.parameter_summary()
         self.summary_problem = description.summary_problem
         self.load_seconds = description.load_seconds
+        self.platform = description.platform
         self._key = (self.name, self.version)
         self._pool = pool
         self._loop = loop

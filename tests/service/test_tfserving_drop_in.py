@@ -104,6 +104,14 @@ def test_tflite_versions_give_three_for_two(drop_in: ServerProcess, model: str) 
     assert sorted(signature["inputs"]) == ["x"] and sorted(signature["outputs"]) == ["y"]
 
 
+def test_v2_metadata_names_each_versions_format(drop_in: ServerProcess) -> None:
+    platforms = {
+        model: drop_in.rest("GET", f"/v2/models/{model}").json()["platform"]
+        for model in (TFLITE, HALF_PLUS_THREE)
+    }
+    assert platforms == {TFLITE: "tensorflow_tflite", HALF_PLUS_THREE: "tensorflow_savedmodel"}
+
+
 def test_tflite_weights_are_in_the_parameter_summary(drop_in: ServerProcess) -> None:
     response = drop_in.rest("GET", f"/v1/models/{TFLITE}/parameters")
     assert response.status == 200, response.body
