@@ -71,3 +71,15 @@ def test_composite_outputs_take_tensorflows_own_call(tmp_path: Path) -> None:
     assert _direct_call(fn) is None
     got = signature_call(fn)({"n": np.array([2, 3], np.int64)})
     assert got["r"].to_list() == [[0, 1], [0, 1, 2]]
+
+
+def test_an_op_failing_inside_the_direct_call_raises_tensorflows_own_error(
+    tmp_path: Path,
+) -> None:
+    from tests.reliability.savedmodels import OVERFLOW_INPUT, write_overflowing
+
+    fn = tf.saved_model.load(str(write_overflowing(tmp_path / "1"))).signatures["serving_default"]
+    call = _direct_call(fn)
+    assert call is not None
+    with pytest.raises(tf.errors.InvalidArgumentError, match="an activation is infinite"):
+        call({"x": OVERFLOW_INPUT})
