@@ -47,7 +47,7 @@ proto: install
 	$(BIN)/python -m service.protos.generate
 
 bench: install system-deps
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(EXPORT_DIR) .pytest_cache .ruff_cache

@@ -2,7 +2,8 @@
 
     python -m benchmarks.latency_client --target 127.0.0.1:8500 --request FILE --calls 2000
 
-FILE holds a serialized PredictRequest; it is sent as bytes and the answer is not parsed, so the
+FILE holds a serialized PredictRequest (or, with --method, the request of that gRPC method, such
+as the V2 protocol's ModelInfer); it is sent as bytes and the answer is not parsed, so the
 client costs the same against every server. Prints JSON: latency percentiles in ms and the count
 of calls by gRPC status.
 """
@@ -20,11 +21,13 @@ import numpy as np
 PREDICT = "/tensorflow.serving.PredictionService/Predict"
 
 
-def measure(target: str, request: bytes, calls: int, warm_up: int) -> dict[str, object]:
+def measure(
+    target: str, request: bytes, calls: int, warm_up: int, method: str = PREDICT
+) -> dict[str, object]:
     codes: Counter[str] = Counter()
     latencies = np.empty(calls)
     with grpc.insecure_channel(target) as channel:
-        predict = channel.unary_unary(PREDICT)
+        predict = channel.unary_unary(method)
         for _ in range(warm_up):
             predict(request, timeout=30)
         for i in range(calls):
@@ -54,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--request", required=True, type=Path, help="serialized PredictRequest")
     p.add_argument("--calls", type=int, default=2000)
     p.add_argument("--warm-up", type=int, default=200, help="calls made before measuring")
+    p.add_argument("--method", default=PREDICT, help=f"gRPC method path (default {PREDICT})")
     args = p.parse_args(argv)
-    result = measure(args.target, args.request.read_bytes(), args.calls, args.warm_up)
+    result = measure(args.target, args.request.read_bytes(), args.calls, args.warm_up, args.method)
     print(json.dumps(result))
     return 0 if result["codes"] == {"OK": args.calls} else 1
 

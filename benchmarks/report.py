@@ -7,25 +7,36 @@ re-rendered without measuring again.
 from dataclasses import asdict, dataclass
 from typing import Any
 
-BLOCKSERVE = ("blockserve_batching_off", "blockserve_batching_on")
+BLOCKSERVE = {
+    "blockserve_default": "default",
+    "blockserve_batching": "batching",
+    "blockserve_workers_2": "2 workers",
+    "blockserve_v2": "default, V2",
+}
+"""blockserve's configurations in the targets table, by key, with their column heading."""
 FLOORS = ("floor_threaded", "floor_asyncio")
 MIB = 1 << 20
+FRONT_RSS_LIMIT_MIB = 100
+"""'The front small (tens of MB)'."""
+LOAD_SHARE = "0.5"
+"""The open-loop arrival rate (share of the floor's capacity) of the p99-under-load target."""
 
 
 @dataclass(frozen=True)
 class Target:
-    """One ratio the issue asks for, measured for one blockserve configuration."""
+    """One figure the issue asks for, measured for one blockserve configuration."""
 
     server: str
     target: str
-    ratio: float | None
+    measured: float | None
+    """A ratio, except where the target names a unit."""
     bound: str
     """'>= 3' or '<= 0.8'."""
     passed: bool | None
-    """None when a server the ratio needs was not run."""
+    """None when a server the figure needs was not run."""
 
 
-def best(results: dict[str, Any], key: str, metric: str) -> float | None:
+def best(results: dict[str, Any], key: str, metric: str) -> Any:
     server = results["servers"].get(key)
     return None if server is None else server["best"].get(metric)
 
@@ -37,12 +48,41 @@ def floor(results: dict[str, Any]) -> dict[str, Any]:
         return {}
     by_throughput = max(ran, key=lambda k: best(results, k, "ok_per_second_rows_1") or 0)
     by_latency = min(ran, key=lambda k: best(results, k, "latency_p50_ms") or float("inf"))
+    by_load_p99 = min(ran, key=lambda k: open_loop(results, k, "p99_ms") or float("inf"))
     return {
         "ok_per_second_rows_1": best(results, by_throughput, "ok_per_second_rows_1"),
         "ok_per_second_rows_1_from": by_throughput,
         "latency_p50_ms": best(results, by_latency, "latency_p50_ms"),
         "latency_p50_ms_from": by_latency,
+        "open_loop_p99_ms": open_loop(results, by_load_p99, "p99_ms"),
+        "open_loop_p99_ms_from": by_load_p99,
     }
+
+
+def open_loop(results: dict[str, Any], key: str, metric: str, share: str = LOAD_SHARE) -> Any:
+    runs = best(results, key, "open_loop")
+    return None if not runs or share not in runs else runs[share].get(metric)
+
+
+def fastest_of(results: dict[str, Any], family: str, metric: str) -> float | None:
+    """The best figure among the servers of one family (MLServer's two settings, say)."""
+    found = [
+        s["best"][metric]
+        for s in results["servers"].values()
+        if s["family"] == family and s["best"].get(metric) is not None
+    ]
+    return max(found) if found else None
+
+
+def processes(server: dict[str, Any], memory: str = "memory_ready") -> tuple[int, list[int]]:
+    """(front RSS, TensorFlow process RSS each) of one server. When its largest child is larger
+    than the process itself, the server is split: the `workers` largest children are the
+    workers. Otherwise one process does everything, and it is both front and worker."""
+    reading = server[memory]
+    main, children = reading["main_bytes"], reading["children_bytes"]
+    if children and children[0] > main:
+        return main, children[: max(1, server.get("workers") or 1)]
+    return main, [main]
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -51,12 +91,12 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 3)
 
 
-def _target(server: str, target: str, ratio: float | None, bound: str) -> Target:
+def _target(server: str, target: str, measured: float | None, bound: str) -> Target:
     op, limit = bound.split()
-    if ratio is None:
-        return Target(server, target, ratio, bound, None)
-    passed = ratio >= float(limit) if op == ">=" else ratio <= float(limit)
-    return Target(server, target, ratio, bound, passed)
+    if measured is None:
+        return Target(server, target, measured, bound, None)
+    passed = measured >= float(limit) if op == ">=" else measured <= float(limit)
+    return Target(server, target, measured, bound, passed)
 
 
 def targets(results: dict[str, Any]) -> list[Target]:
@@ -65,49 +105,65 @@ def targets(results: dict[str, Any]) -> list[Target]:
     signature_p50 = results["signature_call"]["rows_1_ms"]["p50"]
     baseline_rss = results["memory_baseline"]["rss_bytes"]
     naive = lambda metric: best(results, "naive", metric)  # noqa: E731
+    floor_p50 = bare.get("latency_p50_ms")
     found = []
     for key in (k for k in BLOCKSERVE if k in results["servers"]):
+        server = results["servers"][key]
         mine = lambda metric, key=key: best(results, key, metric)  # noqa: E731
-        throughput, p50 = mine("ok_per_second_rows_1"), mine("latency_p50_ms")
-        floor_p50 = bare.get("latency_p50_ms")
-        found += [
-            _target(
-                key,
-                "req/s, 1 row, 64 streams: blockserve / naive",
-                _ratio(throughput, naive("ok_per_second_rows_1")),
-                ">= 3",
-            ),
-            _target(
-                key,
-                "req/s, 1 row, 64 streams: blockserve / floor",
-                _ratio(throughput, bare.get("ok_per_second_rows_1")),
+        rate, p50 = mine("ok_per_second_rows_1"), mine("latency_p50_ms")
+        front, workers = processes(server)
+        exact = server["exactness"]
+        rows = [
+            (
+                "req/s, 1 row, 64 streams: / asyncio floor",
+                _ratio(rate, best(results, "floor_asyncio", "ok_per_second_rows_1")),
                 ">= 0.8",
             ),
-            _target(
-                key,
-                "sequential p50: blockserve / naive",
-                _ratio(p50, naive("latency_p50_ms")),
-                "<= 0.8",
+            (
+                "req/s, 1 row, 64 streams: / naive",
+                _ratio(rate, naive("ok_per_second_rows_1")),
+                ">= 3",
             ),
-            _target(
-                key,
-                "sequential p50: blockserve / (floor p50 + signature call p50)",
-                _ratio(p50, None if floor_p50 is None else floor_p50 + signature_p50),
-                "<= 1.25",
+            (
+                "req/s, 1 row, 64 streams: / MLServer (its faster setting)",
+                _ratio(rate, fastest_of(results, "mlserver", "ok_per_second_rows_1")),
+                ">= 1",
             ),
-            _target(
-                key,
-                "rows/s, 32 rows, 64 streams: blockserve / naive",
+            (
+                "req/s, 1 row, 64 streams: / Triton",
+                _ratio(rate, fastest_of(results, "triton", "ok_per_second_rows_1")),
+                ">= 1",
+            ),
+            (
+                "rows/s, 32 rows, 64 streams: / naive",
                 _ratio(mine("rows_per_second_rows_32"), naive("rows_per_second_rows_32")),
                 ">= 3",
             ),
-            _target(
-                key,
-                "RSS, all seed models loaded: blockserve / TensorFlow-only process",
-                _ratio(results["servers"][key]["rss_ready_bytes"], baseline_rss),
+            ("sequential p50: / naive", _ratio(p50, naive("latency_p50_ms")), "<= 0.8"),
+            (
+                "sequential p50: / (floor p50 + in-process signature call p50)",
+                _ratio(p50, None if floor_p50 is None else floor_p50 + signature_p50),
+                "<= 1.25",
+            ),
+            (
+                f"p99 under load (open loop, {float(LOAD_SHARE):.0%} of floor capacity): "
+                "/ floor p99 at the same rate",
+                _ratio(open_loop(results, key, "p99_ms"), bare.get("open_loop_p99_ms")),
+                "<= 2",
+            ),
+            (
+                "answers bit-exact: share of checked answers equal to the in-process call",
+                None if exact is None else exact["equal_share"],
+                ">= 1",
+            ),
+            ("front RSS, MiB", round(front / MIB, 1), f"<= {FRONT_RSS_LIMIT_MIB}"),
+            (
+                "largest TensorFlow worker RSS / TensorFlow-only process",
+                _ratio(max(workers), baseline_rss),
                 "<= 1.3",
             ),
         ]
+        found += [_target(key, name, measured, bound) for name, measured, bound in rows]
     return found
 
 
@@ -115,6 +171,29 @@ def _cell(value: float | None, digits: int = 0) -> str:
     if value is None:
         return "—"
     return f"{value:,.{digits}f}"
+
+
+def _exact_cell(exact: dict[str, Any] | None) -> str:
+    if exact is None:
+        return "—"
+    if exact["exact"]:
+        return "yes"
+    parts = []
+    alone = [rows for rows, same in exact["alone"].items() if not same]
+    if alone:
+        parts.append(f"{' and '.join(alone)} rows alone")
+    if exact["concurrent_differing"]:
+        parts.append(f"{exact['concurrent_differing']}/{exact['concurrent_calls']} concurrent")
+    return f"**no** ({', '.join(parts)}; up to {exact['max_abs_difference']:.1e})"
+
+
+def _memory_cell(server: dict[str, Any]) -> str:
+    reading = server["memory_ready"]
+    children = reading["children_bytes"]
+    largest = _cell(children[0] / MIB) if children else "—"
+    return (
+        f"{_cell(reading['main_bytes'] / MIB)} / {largest} / {_cell(reading['tree_bytes'] / MIB)}"
+    )
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -127,22 +206,27 @@ def markdown(results: dict[str, Any]) -> str:
         f"at the start, {meta['load_average_end'][0]:.2f} at the end. Best of "
         f"{settings['repeats']} interleaved rounds; h2load {settings['duration']} s per run, "
         f"{settings['connections']} connection x {settings['streams']} streams; sequential "
-        f"latency over {settings['latency_calls']} calls, one row.",
+        f"latency over {settings['latency_calls']} calls, one row. CPU is the whole process "
+        "tree's (front and workers, MLServer's workers, Triton's backend stub).",
         "",
-        "| server | seq. p50 ms | seq. p99 ms | req/s, 1 row | p50 ms at 64 streams "
-        "| rows/s, 32 rows | server CPU ms/request | RSS ready MiB | RSS end MiB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| server | exact | seq. p50 ms | seq. p99 ms | req/s, 1 row | p50 / p99 ms at 64 "
+        "streams | rows/s, 32 rows | CPU ms/request | RSS MiB: process / largest child / tree |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for server in results["servers"].values():
         b = server["best"]
         rows32 = None if server["answers_fixed"] else b.get("rows_per_second_rows_32")
         lines.append(
-            f"| {server['title']} | {_cell(b.get('latency_p50_ms'), 3)} "
+            f"| {server['title']} | {_exact_cell(server['exactness'])} "
+            f"| {_cell(b.get('latency_p50_ms'), 3)} "
             f"| {_cell(b.get('latency_p99_ms'), 3)} | {_cell(b.get('ok_per_second_rows_1'))} "
-            f"| {_cell(b.get('load_p50_ms_rows_1'), 1)} | {_cell(rows32)} "
-            f"| {_cell(b.get('cpu_ms_per_ok_rows_1'), 3)} "
-            f"| {_cell(server['rss_ready_bytes'] / MIB)} | {_cell(server['rss_end_bytes'] / MIB)} |"
+            f"| {_cell(b.get('load_p50_ms_rows_1'), 1)} / {_cell(b.get('load_p99_ms_rows_1'), 1)} "
+            f"| {_cell(rows32)} | {_cell(b.get('cpu_ms_per_ok_rows_1'), 3)} "
+            f"| {_memory_cell(server)} |"
         )
+    for key, reason in results.get("peers_not_run", {}).items():
+        lines.append(f"| {key}: not run ({reason}) | | | | | | | | |")
+    lines += ["", *_open_loop_lines(results), "", *_workers_lines(results)]
     signature = results["signature_call"]
     baseline = results["memory_baseline"]
     bare = results["floor"]
@@ -150,21 +234,17 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"In-process signature call p50: {signature['rows_1_ms']['p50']:.3f} ms for 1 row, "
         f"{signature['rows_256_ms']['p50']:.3f} ms for 256 rows. TensorFlow plus the "
-        f"{baseline['loaded']} seed SavedModels alone: {baseline['rss_bytes'] / MIB:,.0f} MiB RSS. "
+        f"{baseline['loaded']} seed SavedModels alone: {baseline['rss_bytes'] / MIB:,.0f} MiB RSS "
+        "(blockserve loads all of them; the peers and the naive server only mlp). "
         f"Floor: req/s from {bare.get('ok_per_second_rows_1_from', '—')}, p50 from "
         f"{bare.get('latency_p50_ms_from', '—')}. The floor answers every request with the same "
-        "one-row response, so it has no rows/s.",
+        "one-row response, so it has no rows/s and no exactness. *Exact*: the 1- and 32-row "
+        "reference requests alone, and "
+        f"{meta.get('exact_burst', 64)} one-row requests at once, each answer bit for bit the "
+        "SavedModel's own in-process call on the same rows.",
         "",
-        "| blockserve | target | measured | required | |",
-        "| --- | --- | ---: | ---: | --- |",
+        *_targets_lines(results),
     ]
-    verdict = {True: "pass", False: "**FAIL**", None: "not run"}
-    for t in results["targets"]:
-        ratio = "—" if t["ratio"] is None else f"{t['ratio']:.2f}"
-        lines.append(
-            f"| {t['server'].removeprefix('blockserve_')} | {t['target']} | {ratio} "
-            f"| {t['bound']} | {verdict[t['passed']]} |"
-        )
     control = results.get("negative_control")
     if control:
         lines += [
@@ -190,6 +270,86 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _open_loop_lines(results: dict[str, Any]) -> list[str]:
+    setup = results["meta"].get("open_loop")
+    if not setup:
+        return []
+    lines = [
+        f"Open loop: one-row requests arriving at a fixed rate, "
+        f"{' and '.join(f'{s:.0%}' for s in setup['shares_of_floor'])} of the floor's capacity "
+        f"({setup['floor_capacity']:,.0f} req/s), on one connection, at most "
+        f"{setup['max_streams']} in flight; best of "
+        f"{results['meta']['settings']['open_loop_repeats']} rounds by p99. A server that "
+        f"answered under {setup['kept_up_share']:.0%} of the offered rate (or any error) did "
+        "not keep up: its queue grew for the whole run, and its latencies are those of the "
+        "requests it did answer.",
+        "",
+        "| server | arrival rate | answered req/s | p50 ms | p99 ms | p99.9 ms | CPU ms/request |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for server in results["servers"].values():
+        for share, run in server["best"].get("open_loop", {}).items():
+            answered = _cell(run["ok_per_second"])
+            if not run["kept_up"]:
+                answered += " **(fell behind)**"
+            lines.append(
+                f"| {server['title']} | {float(share):.0%}: {run['rate']:,} req/s | {answered} "
+                f"| {_cell(run.get('p50_ms'), 2)} | {_cell(run.get('p99_ms'), 2)} "
+                f"| {_cell(run.get('p99_9_ms'), 2)} | {_cell(run.get('cpu_ms_per_ok'), 3)} |"
+            )
+    return lines
+
+
+def _workers_lines(results: dict[str, Any]) -> list[str]:
+    """req/s and CPU per request from one TensorFlow worker to two."""
+    one, two = (results["servers"].get(k) for k in ("blockserve_default", "blockserve_workers_2"))
+    if one is None or two is None:
+        return []
+    lines = [
+        "| blockserve workers | req/s, 1 row | rows/s, 32 rows | CPU ms/request, 1 row "
+        "| processes (RSS MiB) |",
+        "| ---: | ---: | ---: | ---: | --- |",
+    ]
+    for n, server in ((1, one), (2, two)):
+        b = server["best"]
+        reading = server["memory_ready"]
+        sizes = [reading["main_bytes"], *reading["children_bytes"]]
+        lines.append(
+            f"| {n} | {_cell(b['ok_per_second_rows_1'])} | {_cell(b['rows_per_second_rows_32'])} "
+            f"| {_cell(b['cpu_ms_per_ok_rows_1'], 3)} "
+            f"| {len(sizes)} ({', '.join(_cell(x / MIB) for x in sizes)}) |"
+        )
+    scale = _ratio(two["best"]["ok_per_second_rows_1"], one["best"]["ok_per_second_rows_1"])
+    lines += ["", f"Two workers against one: {_cell(scale, 2)}x the one-row rate."]
+    return lines
+
+
+def _targets_lines(results: dict[str, Any]) -> list[str]:
+    """The targets as one table: a row per target, a column per blockserve configuration."""
+    by_target: dict[str, dict[str, dict[str, Any]]] = {}
+    bounds: dict[str, str] = {}
+    for t in results["targets"]:
+        by_target.setdefault(t["target"], {})[t["server"]] = t
+        bounds[t["target"]] = t["bound"]
+    columns = [k for k in BLOCKSERVE if any(k in row for row in by_target.values())]
+    verdict = {True: "pass", False: "**FAIL**", None: "not run"}
+    lines = [
+        f"| target | required | {' | '.join(BLOCKSERVE[k] for k in columns)} |",
+        f"| --- | ---: |{' ---: |' * len(columns)}",
+    ]
+    for name, row in by_target.items():
+        cells = []
+        for key in columns:
+            t = row.get(key)
+            if t is None:
+                cells.append("—")
+                continue
+            measured = "—" if t["measured"] is None else f"{t['measured']:.2f}"
+            cells.append(f"{measured} {verdict[t['passed']]}")
+        lines.append(f"| {name} | {bounds[name]} | {' | '.join(cells)} |")
+    return lines
+
+
 def plot(results: dict[str, Any], path: str) -> None:
     """p50 (solid) and p99 (dashed) latency against throughput over the concurrency sweep."""
     import matplotlib
@@ -197,7 +357,7 @@ def plot(results: dict[str, Any], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(9, 6))
     for server in results["servers"].values():
         points = sorted(server["sweep"], key=lambda p: p["streams"])
         if not points:
@@ -218,7 +378,7 @@ def plot(results: dict[str, Any], path: str) -> None:
         fontsize=10,
     )
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -1,44 +1,69 @@
-"""The performance benchmark: blockserve, a naive server and the bare gRPC floor, side by side.
+"""The performance benchmark: blockserve, its peers, a naive server and the floor, side by side.
 
-    python -m benchmarks.run [--smoke] [--out DIR] [--models-dir DIR]
+    python -m benchmarks.run [--smoke] [--out DIR] [--models-dir DIR] [--peers install|cached|none]
 
-Exports the seed models (or reuses --models-dir), starts five servers of the exported `mlp`
-(blockserve with batching off and on, the naive server, the threaded and the asyncio floor), and
-measures them in interleaved rounds, one server at a time while the others sit idle:
+Exports the seed models (or reuses --models-dir), installs the peers' venvs when missing
+(`benchmarks.peers.venvs`; never with --smoke, which uses cached ones only), starts every server of
+the exported `mlp` at once (blockserve with default flags, with --enable_batching=true and with
+--num_workers=2; the naive server; the threaded and the asyncio floor; MLServer with adaptive
+batching off and on; Triton through PyTriton), and measures them one at a time while the others
+sit idle:
 
-- sequential latency, one row, from a separate client process (`benchmarks.latency_client`);
-- throughput with h2load, one connection carrying 64 concurrent streams, at 1 and 32 rows a
-  request, counting only answers with gRPC status OK (see `benchmarks.h2load`);
+- the answer check: every server's answers to the reference requests against the SavedModel's
+  own in-process call, bit for bit, alone and with 64 requests in flight (`benchmarks.answers`);
+- in interleaved rounds, sequential latency, one row, from a separate client process
+  (`benchmarks.latency_client`), and throughput with h2load, one connection carrying 64
+  concurrent streams, at 1 and 32 rows a request, counting only answers with gRPC status OK
+  (see `benchmarks.h2load`), with the CPU time of the server's whole process tree;
 - a concurrency sweep for the latency-against-throughput plot;
-- resident memory once every model is loaded, against `benchmarks.memory_baseline`.
+- open-loop runs: one-row requests at fixed rates, shares of the floor's measured capacity;
+- resident memory of each process once every model is loaded, against
+  `benchmarks.memory_baseline`.
 
-Writes OUT/latest.json, OUT/latest.md and OUT/latency_throughput.png (OUT defaults to
-benchmarks/results) and prints the Markdown. Targets that fail are results, not errors: the exit
-status is 0 whenever the run itself worked.
+A peer that cannot be installed, started or measured is left out with one line saying why; the
+run goes on. Writes OUT/latest.json, OUT/latest.md and OUT/latency_throughput.png (OUT defaults
+to benchmarks/results) and prints the Markdown. Targets that fail are results, not errors: the
+exit status is 0 whenever the run itself worked.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import grpc
 
-from benchmarks import exported, h2load, report, servers, wire
+from benchmarks import exported, h2load, report, servers, wire, wire_v2
+from benchmarks.answers import (
+    EXACT_BURST,
+    ROWS,
+    Reference,
+    exactness,
+    in_process_answers,
+    reference_answer,
+    same_model,
+)
 from benchmarks.exported import newest_version
+from benchmarks.peers import servers as peer_servers
+from benchmarks.peers import venvs
 from benchmarks.servers import ServerProcess, ServerSpec
 
 ROOT = servers.ROOT
 MODEL = "mlp"
-OUTPUT_WIDTH = 10
-ROWS = (1, 32)
-READY_TIMEOUT = 180.0
+OPEN_LOOP_STREAMS = 256
+"""Most requests h2load keeps in flight in an open-loop run: enough that a server within its
+capacity never holds requests back, so each one starts on schedule."""
+KEPT_UP = 0.95
+"""An open-loop run kept up when it answered at least this share of the offered rate."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +81,11 @@ class Settings:
     sweep: tuple[int, ...]
     """Concurrent streams of the plot's extra points; the main runs give the last one."""
     sweep_duration: float
+    open_loop_shares: tuple[float, ...]
+    """Open-loop arrival rates, as shares of the floor's one-row capacity."""
+    open_loop_duration: float
+    open_loop_repeats: int
+    exact_bursts: int
 
 
 FULL = Settings(
@@ -69,6 +99,10 @@ FULL = Settings(
     signature_calls=3000,
     sweep=(1, 4, 16),
     sweep_duration=4,
+    open_loop_shares=(0.5, 0.8),
+    open_loop_duration=6,
+    open_loop_repeats=2,
+    exact_bursts=3,
 )
 SMOKE = replace(
     FULL,
@@ -80,32 +114,52 @@ SMOKE = replace(
     signature_calls=200,
     sweep=(4,),
     sweep_duration=1,
+    open_loop_shares=(0.5,),
+    open_loop_duration=1,
+    open_loop_repeats=1,
+    exact_bursts=1,
 )
 
 
 @dataclass(frozen=True)
 class Workload:
-    """The prebuilt requests: serialized for gRPC clients, framed in files for h2load."""
+    """The prebuilt requests of each protocol ('tfs', 'v2'): serialized for gRPC clients,
+    framed in files for h2load."""
 
-    requests: dict[int, bytes]
-    request_files: dict[int, Path]
-    bodies: dict[int, Path]
+    requests: dict[str, dict[int, bytes]]
+    request_files: dict[str, dict[int, Path]]
+    bodies: dict[str, dict[int, Path]]
+    single_rows: dict[str, list[bytes]]
+    """One-row requests of each of the 32 reference rows, for the exactness check."""
     missing_model_body: Path
 
 
 def build_workload(work: Path) -> Workload:
-    requests, request_files, bodies = {}, {}, {}
-    for rows in ROWS:
-        requests[rows] = wire.predict_request(MODEL, rows).SerializeToString()
-        request_files[rows] = work / f"request-{rows}.bin"
-        request_files[rows].write_bytes(requests[rows])
-        bodies[rows] = work / f"body-{rows}.grpc"
-        bodies[rows].write_bytes(wire.grpc_frame(requests[rows]))
+    build = {
+        "tfs": lambda x: wire.predict_request_for(MODEL, x).SerializeToString(),
+        "v2": lambda x: wire_v2.model_infer_request_for(MODEL, x),
+    }
+    rows_32 = wire.reference_rows(max(ROWS))
+    single_rows = {
+        p: [request(rows_32[i : i + 1]) for i in range(len(rows_32))]
+        for p, request in build.items()
+    }
+    requests: dict[str, dict[int, bytes]] = {}
+    request_files: dict[str, dict[int, Path]] = {}
+    bodies: dict[str, dict[int, Path]] = {}
+    for protocol, request in build.items():
+        requests[protocol], request_files[protocol], bodies[protocol] = {}, {}, {}
+        for rows in ROWS:
+            requests[protocol][rows] = request(wire.reference_rows(rows))
+            request_files[protocol][rows] = work / f"request-{protocol}-{rows}.bin"
+            request_files[protocol][rows].write_bytes(requests[protocol][rows])
+            bodies[protocol][rows] = work / f"body-{protocol}-{rows}.grpc"
+            bodies[protocol][rows].write_bytes(wire.grpc_frame(requests[protocol][rows]))
     missing = work / "body-missing-model.grpc"
     missing.write_bytes(
         wire.grpc_frame(wire.predict_request("no_such_model", 1).SerializeToString())
     )
-    return Workload(requests, request_files, bodies, missing)
+    return Workload(requests, request_files, bodies, single_rows, missing)
 
 
 def python_json(module: str, *args: str, timeout: float = 600) -> dict[str, Any]:
@@ -123,31 +177,14 @@ def python_json(module: str, *args: str, timeout: float = 600) -> dict[str, Any]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def reference_answer(server: ServerProcess, request: bytes, rows: int) -> tuple[int, np.ndarray]:
-    """The size of one OK answer as h2load sees it (frame included), and the answer itself."""
-    answer = server.predict(request)
-    y = wire.output_array(wire.predict_pb2.PredictResponse.FromString(answer))
-    expected = (1, OUTPUT_WIDTH) if server.spec.answers_fixed else (rows, OUTPUT_WIDTH)
-    if y.shape != expected:
-        raise RuntimeError(f"{server.spec.title} answered {rows} rows with shape {y.shape}")
-    return len(wire.grpc_frame(answer)), y
-
-
-def check_same_answers(answers: dict[str, np.ndarray]) -> None:
-    """Every server with a model must compute the same mlp, or comparing them means nothing."""
-    (first, reference), *others = answers.items()
-    for key, y in others:
-        if not np.allclose(y, reference, rtol=1e-4, atol=1e-5):
-            raise RuntimeError(f"{key} and {first} disagree on the same request:\n{y}\n{reference}")
-
-
 def sequential_latency(server: ServerProcess, work: Workload, settings: Settings) -> dict[str, Any]:
     return python_json(
         "benchmarks.latency_client",
         f"--target={server.target}",
-        f"--request={work.request_files[1]}",
+        f"--request={work.request_files[server.spec.protocol][1]}",
         f"--calls={settings.latency_calls}",
         f"--warm-up={settings.latency_warm_up}",
+        f"--method={server.spec.method}",
     )
 
 
@@ -159,8 +196,8 @@ def throughput(
     load: h2load.Load,
     log: Path,
 ) -> dict[str, Any]:
-    """One h2load run with the server's CPU time, the idle servers' CPU time and, for blockserve,
-    its own count of answers by status."""
+    """One h2load run with the CPU time of the server's process tree, the idle servers' CPU
+    time and, for blockserve, its own count of answers by status."""
     h2load.warm_up(server.predict_url, body, load)
     codes_before = server.predict_codes() if server.spec.has_rest else None
     cpu_before = server.cpu_seconds()
@@ -169,6 +206,7 @@ def throughput(
     result = h2load.measure(server.predict_url, body, ok_body_bytes, load, log)
     cpu = server.cpu_seconds() - cpu_before
     measured = asdict(result) | {
+        "rate": load.rate,
         "load_average": round(load_average, 2),
         "server_cpu_seconds": round(cpu, 3),
         "server_cpu_ms_per_ok": round(1000 * cpu / result.ok, 4) if result.ok else None,
@@ -227,115 +265,284 @@ def best_of(record: dict[str, Any]) -> dict[str, float | None]:
     }
 
 
+def best_open_loop(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the lowest p99 at one arrival rate, and whether the server kept up."""
+    best = min(runs, key=lambda r: r["latency_ms"].get("p99", float("inf")))
+    return {
+        "rate": best["rate"],
+        "ok_per_second": best["ok_per_second"],
+        "kept_up": best["ok_per_second"] >= KEPT_UP * best["rate"] and best["not_ok"] == 0,
+        "not_ok": best["not_ok"],
+        **{f"{k}_ms": v for k, v in best["latency_ms"].items()},
+        "cpu_ms_per_ok": best["server_cpu_ms_per_ok"],
+    }
+
+
 def server_specs(config: Path, models_dir: Path) -> list[ServerSpec]:
+    """blockserve's configurations (the last one driven over V2, as the peers are), the naive
+    server and both floors."""
     return [
-        servers.blockserve(config, batching=False),
-        servers.blockserve(config, batching=True),
+        servers.blockserve(config, "blockserve_default", "blockserve, default flags"),
+        servers.blockserve(
+            config, "blockserve_batching", "blockserve, --enable_batching=true", batching=True
+        ),
+        servers.blockserve(
+            config, "blockserve_workers_2", "blockserve, --num_workers=2", workers=2
+        ),
+        servers.blockserve(
+            config, "blockserve_v2", "blockserve, default flags, V2 ModelInfer", protocol="v2"
+        ),
         servers.naive(newest_version(models_dir, MODEL)),
         servers.floor("threaded"),
         servers.floor("asyncio"),
     ]
 
 
-def measure_all(
-    running: list[ServerProcess], work: Workload, settings: Settings, logs: Path
+class Lineup:
+    """The servers still in the run, and the peers that left it with the reason."""
+
+    def __init__(self, running: list[ServerProcess], skipped: dict[str, str]) -> None:
+        self.running = running
+        self.skipped = skipped
+
+    def others(self, server: ServerProcess) -> list[ServerProcess]:
+        return [o for o in self.running if o is not server]
+
+    def drop(self, server: ServerProcess, reason: str) -> None:
+        """A peer that failed: one line saying so, stopped, and the run goes on without it.
+        Anything else failing stops the run."""
+        if not server.spec.peer:
+            raise RuntimeError(f"{server.spec.title}: {reason}")
+        reason = " ".join(reason.split())[:300]
+        print(f"peer {server.spec.title}: dropped from the run: {reason}", flush=True)
+        self.skipped[server.spec.key] = reason
+        self.running.remove(server)
+        server.stop()
+
+    @contextlib.contextmanager
+    def attempt(self, server: ServerProcess) -> Iterator[None]:
+        """Run a measurement of `server`; a peer that fails it is dropped (see `drop`)."""
+        try:
+            yield
+        except (RuntimeError, ValueError, h2load.H2loadError, grpc.RpcError) as e:
+            if server in self.running:
+                self.drop(server, f"{type(e).__name__}: {e}")
+
+
+def check_answers(
+    lineup: Lineup, work: Workload, reference: Reference, settings: Settings
 ) -> dict[str, dict[str, Any]]:
-    """The rounds, the sweep and the memory readings of every running server."""
+    """Every server's reference answers: sizes for the byte accounting, the model check (the
+    same mlp, or comparing means nothing) and the exactness check."""
     records: dict[str, dict[str, Any]] = {}
-    answers: dict[str, np.ndarray] = {}
-    for server in running:
-        sizes = {}
-        for rows in ROWS:
-            sizes[rows], y = reference_answer(server, work.requests[rows], rows)
-            if rows == 1 and not server.spec.answers_fixed:
-                answers[server.spec.key] = y
-        records[server.spec.key] = {
-            "title": server.spec.title,
-            "argv": server.argv,
-            "answers_fixed": server.spec.answers_fixed,
-            "ok_body_bytes": {str(rows): sizes[rows] for rows in ROWS},
-            "rss_ready_bytes": server.rss_bytes(),
-            "latency": [],
-            "throughput": {str(rows): [] for rows in ROWS},
-            "sweep": [],
-        }
-    check_same_answers(answers)
+    for server in list(lineup.running):
+        with lineup.attempt(server):
+            sizes, alone = {}, {}
+            for rows in ROWS:
+                request = work.requests[server.spec.protocol][rows]
+                sizes[rows], alone[rows] = reference_answer(server, request, rows)
+            exact = None
+            if not server.spec.answers_fixed:
+                for rows in ROWS:
+                    if not same_model(alone[rows], reference.one_call[rows]):
+                        raise RuntimeError(
+                            f"answers {rows} rows unlike the SavedModel's own call:\n"
+                            f"{alone[rows]}\n{reference.one_call[rows]}"
+                        )
+                exact = exactness(
+                    server,
+                    work.single_rows[server.spec.protocol],
+                    alone,
+                    reference,
+                    settings.exact_bursts,
+                )
+            records[server.spec.key] = {
+                "title": server.spec.title,
+                "family": server.spec.family,
+                "protocol": server.spec.protocol,
+                "peer": server.spec.peer,
+                "workers": server.spec.workers,
+                "argv": server.argv,
+                "answers_fixed": server.spec.answers_fixed,
+                "ok_body_bytes": {str(rows): sizes[rows] for rows in ROWS},
+                "exactness": exact,
+                "memory_ready": server.memory(),
+                "latency": [],
+                "throughput": {str(rows): [] for rows in ROWS},
+                "sweep": [],
+                "open_loop": {str(share): [] for share in settings.open_loop_shares},
+            }
+    return records
+
+
+def measure_all(
+    lineup: Lineup, work: Workload, reference: Reference, settings: Settings, logs: Path
+) -> dict[str, dict[str, Any]]:
+    """The answer checks, the rounds, the sweep, the open-loop runs and the memory readings of
+    every running server."""
+    began = time.monotonic()
+    records = check_answers(lineup, work, reference, settings)
+    print(f"answers checked in {time.monotonic() - began:.0f} s", flush=True)
     main_load = h2load.Load(
         settings.connections, settings.streams, settings.duration, settings.warm_up
     )
+
+    def run_h2load(server: ServerProcess, rows: int, load: h2load.Load) -> dict[str, Any]:
+        return throughput(
+            server,
+            lineup.others(server),
+            work.bodies[server.spec.protocol][rows],
+            records[server.spec.key]["ok_body_bytes"][str(rows)],
+            load,
+            logs / f"h2load-{server.spec.key}.log",
+        )
+
     for round_ in range(settings.repeats):
         # Alternate the order so that a slow minute on the machine does not always hit one server.
-        order = running if round_ % 2 == 0 else running[::-1]
+        order = list(lineup.running) if round_ % 2 == 0 else lineup.running[::-1]
         for server in order:
             record = records[server.spec.key]
-            others = [o for o in running if o is not server]
-            latency = sequential_latency(server, work, settings)
-            record["latency"].append(
-                latency | {"round": round_, "load_average": os.getloadavg()[0]}
-            )
-            for rows in ROWS:
-                measured = throughput(
-                    server,
-                    others,
-                    work.bodies[rows],
-                    record["ok_body_bytes"][str(rows)],
-                    main_load,
-                    logs / f"h2load-{server.spec.key}.log",
+            with lineup.attempt(server):
+                latency = sequential_latency(server, work, settings)
+                record["latency"].append(
+                    latency | {"round": round_, "load_average": os.getloadavg()[0]}
                 )
-                record["throughput"][str(rows)].append(measured | {"round": round_})
-            print(
-                f"round {round_ + 1}/{settings.repeats} {server.spec.title}: "
-                f"p50 {latency['latency_ms']['p50']:.3f} ms, "
-                f"{record['throughput']['32'][-1]['ok_per_second']:.0f} req/s at 32 rows, "
-                f"{record['throughput']['1'][-1]['ok_per_second']:.0f} req/s at 1 row",
-                flush=True,
-            )
+                for rows in ROWS:
+                    record["throughput"][str(rows)].append(
+                        run_h2load(server, rows, main_load) | {"round": round_}
+                    )
+                print(
+                    f"round {round_ + 1}/{settings.repeats} {server.spec.title}: "
+                    f"p50 {latency['latency_ms']['p50']:.3f} ms, "
+                    f"{record['throughput']['32'][-1]['ok_per_second']:.0f} req/s at 32 rows, "
+                    f"{record['throughput']['1'][-1]['ok_per_second']:.0f} req/s at 1 row",
+                    flush=True,
+                )
+    for key in [k for k in records if k not in {s.spec.key for s in lineup.running}]:
+        del records[key]
+    for record in records.values():
+        record["best"] = best_of(record)
     sweep_load = replace(
         main_load, duration=settings.sweep_duration, warm_up=min(1.0, settings.warm_up)
     )
     for streams in settings.sweep:
-        for server in running:
-            record = records[server.spec.key]
-            measured = throughput(
-                server,
-                [o for o in running if o is not server],
-                work.bodies[1],
-                record["ok_body_bytes"]["1"],
-                replace(sweep_load, streams=streams),
-                logs / f"h2load-{server.spec.key}.log",
-            )
-            record["sweep"].append(measured)
-    for server in running:
+        for server in list(lineup.running):
+            with lineup.attempt(server):
+                measured = run_h2load(server, 1, replace(sweep_load, streams=streams))
+                records[server.spec.key]["sweep"].append(measured)
+    print(f"rounds and sweep done at {time.monotonic() - began:.0f} s", flush=True)
+    capacity = floor_capacity(records)
+    open_load = h2load.Load(
+        settings.connections,
+        OPEN_LOOP_STREAMS,
+        settings.open_loop_duration,
+        min(1.0, settings.warm_up),
+    )
+    for round_ in range(settings.open_loop_repeats):
+        order = list(lineup.running) if round_ % 2 == 0 else lineup.running[::-1]
+        for server in order:
+            with lineup.attempt(server):
+                for share in settings.open_loop_shares:
+                    rate = max(1, round(share * capacity))
+                    measured = run_h2load(server, 1, replace(open_load, rate=rate))
+                    records[server.spec.key]["open_loop"][str(share)].append(
+                        measured | {"round": round_, "share_of_floor": share}
+                    )
+        print(
+            f"open loop round {round_ + 1}/{settings.open_loop_repeats} done at "
+            f"{time.monotonic() - began:.0f} s",
+            flush=True,
+        )
+    for key in [k for k in records if k not in {s.spec.key for s in lineup.running}]:
+        del records[key]
+    for server in lineup.running:
         record = records[server.spec.key]
         fastest = max(record["throughput"]["1"], key=lambda r: r["ok_per_second"])
         record["sweep"].append(fastest)
-        record["rss_end_bytes"] = server.rss_bytes()
+        record["memory_end"] = server.memory()
         record["peak_rss_bytes"] = server.peak_rss_bytes()
-        record["best"] = best_of(record)
+        record["best"]["open_loop"] = {
+            share: best_open_loop(runs) for share, runs in record["open_loop"].items()
+        }
     return records
 
 
-def start(specs: list[ServerSpec], work: Workload, logs: Path) -> list[ServerProcess]:
+def floor_capacity(records: dict[str, dict[str, Any]]) -> float:
+    """The faster floor's best one-row rate: what the open-loop rates are shares of."""
+    rates = [r["best"]["ok_per_second_rows_1"] for r in records.values() if r["family"] == "floor"]
+    if not rates:
+        raise RuntimeError("no floor server ran: the open-loop rates have nothing to be shares of")
+    return max(rates)
+
+
+def start(specs: list[ServerSpec], work: Workload, logs: Path, skipped: dict[str, str]) -> Lineup:
     """Start every server, then wait for each: loading in parallel saves minutes, and nothing is
-    measured until all of them are up."""
+    measured until all of them are up. A peer that does not come up is left out, with a line."""
     running = []
+    began = time.monotonic()
     try:
         for spec in specs:
             running.append(ServerProcess(spec, logs / f"{spec.key}.log"))
-        for server in running:
-            server.wait_ready(work.requests[1], READY_TIMEOUT)
+        lineup = Lineup(running, skipped)
+        for server in list(running):
+            try:
+                server.wait_ready(work.requests[server.spec.protocol][1], server.spec.ready_timeout)
+            except RuntimeError as e:
+                first_line = str(e).splitlines()[0]
+                lineup.drop(server, f"did not start: {first_line} (log: {server.log_path})")
     except BaseException:
-        for server in running:
-            server.stop()
+        servers.stop_all(running)
         raise
-    return running
+    print(f"{len(lineup.running)} servers ready in {time.monotonic() - began:.0f} s", flush=True)
+    return lineup
 
 
-def benchmark(settings: Settings, models_dir: Path, out: Path, mode: str) -> dict[str, Any]:
+def install_peers(
+    mode: str, cache: Path, models_dir: Path, logs: Path
+) -> tuple[list[ServerSpec], dict[str, str]]:
+    """The specs of the peers that can run, and why the others cannot. `mode` 'install'
+    installs missing venvs (both at once, before anything is measured: pip would take CPU from
+    the measurements), 'cached' only looks for them, 'none' leaves every peer out."""
+    model_dir = newest_version(models_dir, MODEL)
+    peers = {
+        venvs.MLSERVER: [
+            peer_servers.mlserver(cache, model_dir, logs, batching=False),
+            peer_servers.mlserver(cache, model_dir, logs, batching=True),
+        ],
+        venvs.TRITON: [peer_servers.triton(cache, model_dir)],
+    }
+    if mode == "none":
+        return [], {spec.key: "not asked for (--peers=none)" for v in peers.values() for spec in v}
+    if mode == "install" and not all(venv.is_installed(cache) for venv in peers):
+        print(f"installing the peers' venvs under {cache / 'venvs'}", flush=True)
+    usable: list[ServerSpec] = []
+    skipped: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=len(peers)) as pool:
+        pending = {
+            venv: pool.submit(
+                venv.ensure, cache, mode == "install", logs / f"install-{venv.name}.log"
+            )
+            for venv in peers
+        }
+        for venv, future in pending.items():
+            try:
+                future.result()
+                usable += peers[venv]
+            except Exception as e:
+                for spec in peers[venv]:
+                    print(f"peer {spec.title}: not run: {e}", flush=True)
+                    skipped[spec.key] = str(e)
+    return usable, skipped
+
+
+def benchmark(
+    settings: Settings, models_dir: Path, out: Path, mode: str, peers: str, cache: Path
+) -> dict[str, Any]:
     started = time.time()
     load_start = os.getloadavg()
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    peer_specs, skipped = install_peers(peers, cache, models_dir, logs)
     work = build_workload(logs)
     config = models_dir / "models.config"
     signature = python_json(
@@ -343,20 +550,24 @@ def benchmark(settings: Settings, models_dir: Path, out: Path, mode: str) -> dic
         f"--model_dir={newest_version(models_dir, MODEL)}",
         f"--calls={settings.signature_calls}",
     )
+    reference = in_process_answers(signature)
     baseline = python_json("benchmarks.memory_baseline", f"--model_config_file={config}")
-    running = start(server_specs(config, models_dir), work, logs)
+    print(f"in-process reference and memory baseline in {time.time() - started:.0f} s", flush=True)
+    lineup = start(server_specs(config, models_dir) + peer_specs, work, logs, skipped)
     try:
-        records = measure_all(running, work, settings, logs)
+        records = measure_all(lineup, work, reference, settings, logs)
+        control_server = lineup.running[0]
         control = negative_control(
-            running[0],
+            control_server,
             work,
-            records[running[0].spec.key]["ok_body_bytes"]["1"],
+            records[control_server.spec.key]["ok_body_bytes"]["1"],
             settings,
             logs / "h2load-negative-control.log",
         )
     finally:
-        for server in running:
-            server.stop()
+        stopping = time.monotonic()
+        servers.stop_all(lineup.running)
+        print(f"servers stopped in {time.monotonic() - stopping:.0f} s", flush=True)
     results: dict[str, Any] = {
         "meta": {
             "mode": mode,
@@ -369,10 +580,18 @@ def benchmark(settings: Settings, models_dir: Path, out: Path, mode: str) -> dic
             "model": MODEL,
             "models_dir": str(models_dir),
             "settings": asdict(settings),
+            "open_loop": {
+                "shares_of_floor": list(settings.open_loop_shares),
+                "floor_capacity": floor_capacity(records),
+                "max_streams": OPEN_LOOP_STREAMS,
+                "kept_up_share": KEPT_UP,
+            },
+            "exact_burst": EXACT_BURST,
         },
         "signature_call": signature,
         "memory_baseline": baseline,
         "servers": records,
+        "peers_not_run": skipped,
         "negative_control": control,
     }
     results["floor"] = report.floor(results)
@@ -396,6 +615,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models-dir", type=Path, help="reuse an export (with models.config)")
     p.add_argument("--duration", type=float, help="seconds of each h2load run")
     p.add_argument("--repeats", type=int, help="interleaved rounds")
+    p.add_argument(
+        "--peers",
+        choices=("install", "cached", "none"),
+        help="MLServer and Triton: install their venvs when missing (default), use only "
+        "cached venvs (default with --smoke), or leave them out",
+    )
+    p.add_argument(
+        "--peer-cache",
+        type=Path,
+        default=venvs.DEFAULT_CACHE,
+        help=f"where the peers' venvs live (default {venvs.DEFAULT_CACHE})",
+    )
     args = p.parse_args(argv)
     settings = SMOKE if args.smoke else FULL
     if args.duration:
@@ -403,8 +634,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats:
         settings = replace(settings, repeats=args.repeats)
     mode = "smoke" if args.smoke else "full"
+    peers = args.peers or ("cached" if args.smoke else "install")
     with exported.models_dir(args.models_dir) as models:
-        results = benchmark(settings, models, args.out, mode)
+        results = benchmark(settings, models, args.out, mode, peers, args.peer_cache)
     print(write(results, args.out))
     return 0
 

@@ -1,5 +1,6 @@
 """The servers under test, each a child process: ports, readiness, memory, CPU time and log."""
 
+import contextlib
 import http.client
 import os
 import signal
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import psutil
@@ -17,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.memory import peak_rss_bytes, rss_bytes
 from benchmarks.wire import PREDICT
+from benchmarks.wire_v2 import MODEL_INFER
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,17 +33,45 @@ def free_port() -> int:
 
 
 @dataclass(frozen=True)
+class Ports:
+    """The ports a server is started on: gRPC, and HTTP and metrics where it has them."""
+
+    grpc: int
+    http: int
+    metrics: int
+
+
+@dataclass(frozen=True)
 class ServerSpec:
     """A server the benchmark runs: its name in reports and how to start it on given ports."""
 
     key: str
     title: str
-    command: Callable[[int, int], list[str]]
-    """(gRPC port, REST port) -> argv."""
+    command: Callable[[Ports], list[str]]
+    family: str
+    """'blockserve', 'naive', 'floor', 'mlserver' or 'triton': what the targets compare."""
+    protocol: str = "tfs"
+    """'tfs' (TensorFlow Serving's Predict) or 'v2' (the V2 protocol's ModelInfer)."""
     has_rest: bool = False
-    """Serves /readyz and blockserve's /metrics on the REST port."""
+    """Serves /readyz and blockserve's /metrics on the HTTP port."""
     answers_fixed: bool = False
     """Answers every request with the same one-row response (the floor)."""
+    workers: int = 0
+    """TensorFlow worker processes it is asked to run (blockserve's --num_workers); 0: not
+    a flag of this server."""
+    env: tuple[tuple[str, str], ...] = ()
+    ready_timeout: float = 180.0
+    peer: bool = False
+    """Another project's server: when it cannot start, the run says so and goes on."""
+
+    @property
+    def method(self) -> str:
+        return PREDICT if self.protocol == "tfs" else MODEL_INFER
+
+    @property
+    def metrics_method(self) -> str:
+        """The `method` label blockserve's metrics give that gRPC method."""
+        return "predict" if self.protocol == "tfs" else "model_infer"
 
 
 class ServerProcess:
@@ -48,20 +79,23 @@ class ServerProcess:
 
     def __init__(self, spec: ServerSpec, log_path: Path) -> None:
         self.spec = spec
-        self.grpc_port = free_port()
-        self.rest_port = free_port() if spec.has_rest else 0
+        self.ports = Ports(free_port(), free_port(), free_port())
+        self.grpc_port = self.ports.grpc
+        self.rest_port = self.ports.http
         self.log_path = log_path
-        self.argv = spec.command(self.grpc_port, self.rest_port)
+        self.argv = spec.command(self.ports)
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv,
                 cwd=ROOT,
-                env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"},
+                env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"} | dict(spec.env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         self._channel = grpc.insecure_channel(f"{HOST}:{self.grpc_port}")
-        self._predict = self._channel.unary_unary(PREDICT)
+        self._predict = self._channel.unary_unary(spec.method)
+        self._descendants: list[psutil.Process] = []
+        self._terminated = False
 
     @property
     def target(self) -> str:
@@ -69,7 +103,8 @@ class ServerProcess:
 
     @property
     def predict_url(self) -> str:
-        return f"http://{HOST}:{self.grpc_port}{PREDICT}"
+        """What h2load posts to: Predict or ModelInfer, by the server's protocol."""
+        return f"http://{HOST}:{self.grpc_port}{self.spec.method}"
 
     def wait_ready(self, request: bytes, timeout: float) -> None:
         """Until /readyz says 200 (where there is one) and a Predict answers OK."""
@@ -93,8 +128,13 @@ class ServerProcess:
             time.sleep(0.2)
 
     def predict(self, request: bytes, timeout: float = 30) -> bytes:
-        """One Predict with a serialized request; the serialized response."""
+        """One Predict (or ModelInfer) with a serialized request; the serialized response."""
         return self._predict(request, timeout=timeout)
+
+    def predict_concurrently(self, requests: list[bytes], timeout: float = 30) -> list[bytes]:
+        """All `requests` in flight at once on one channel; their answers, in order."""
+        pending = [self._predict.future(request, timeout=timeout) for request in requests]
+        return [call.result() for call in pending]
 
     def http_get(self, path: str) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection(HOST, self.rest_port, timeout=5)
@@ -106,7 +146,7 @@ class ServerProcess:
             connection.close()
 
     def predict_codes(self) -> dict[str, float]:
-        """blockserve's count of gRPC Predict answers by status code, from /metrics."""
+        """blockserve's count of gRPC Predict (or ModelInfer) answers by status, from /metrics."""
         status, body = self.http_get("/metrics")
         if status != 200:
             raise RuntimeError(f"{self.spec.title}: GET /metrics answered {status}")
@@ -116,56 +156,120 @@ class ServerProcess:
                 labels = sample.labels
                 if (
                     sample.name == "blockserve_requests_total"
-                    and labels.get("method") == "predict"
+                    and labels.get("method") == self.spec.metrics_method
                     and labels.get("protocol") == "grpc"
                 ):
                     codes[labels["code"]] = codes.get(labels["code"], 0) + sample.value
         return codes
 
+    def _tree(self) -> list[psutil.Process]:
+        """The server's process and all its descendants alive now."""
+        main = psutil.Process(self.process.pid)
+        return [main, *main.children(recursive=True)]
+
     def rss_bytes(self) -> int:
+        """Resident memory of the server's own process (a multi-process server's front)."""
         return rss_bytes(self.process.pid)
+
+    def memory(self) -> dict[str, Any]:
+        """RSS of the process itself, of each descendant, and their sum (shared pages counted
+        in every process that maps them)."""
+        main, *children = self._tree()
+        sizes = []
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                sizes.append(child.memory_info().rss)
+        front = main.memory_info().rss
+        return {
+            "main_bytes": front,
+            "children_bytes": sorted(sizes, reverse=True),
+            "tree_bytes": front + sum(sizes),
+        }
 
     def peak_rss_bytes(self) -> int:
         return peak_rss_bytes(self.process.pid)
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time of the server process, all its threads."""
-        times = psutil.Process(self.process.pid).cpu_times()
-        return times.user + times.system
+        """User plus system CPU time of the server's process tree: every thread of the server
+        and of each live descendant (workers, Triton's backend stub, MLServer's workers)."""
+        total = 0.0
+        for process in self._tree():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 
-    def stop(self, grace: float = 15) -> int:
+    def terminate(self) -> None:
+        """Ask the server to stop (SIGTERM, once); `stop` waits for it."""
+        if self._terminated:
+            return
+        self._terminated = True
         self._channel.close()
         if self.process.poll() is None:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                self._descendants = psutil.Process(self.process.pid).children(recursive=True)
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+
+    def stop(self, grace: float = 15) -> int:
+        """SIGTERM, then SIGKILL after `grace`; descendants still alive then are killed too,
+        each by its pid (they are this server's own children: workers, stubs, trackers)."""
+        self.terminate()
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        _, alive = psutil.wait_procs(self._descendants, timeout=5)
+        for process in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
         return self.process.returncode
+
+
+def stop_all(running: list[ServerProcess]) -> None:
+    """Stop every server, all asked at once: some take seconds to drain."""
+    for server in running:
+        server.terminate()
+    for server in running:
+        server.stop()
 
 
 def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def blockserve(config: Path, batching: bool) -> ServerSpec:
-    state = "on" if batching else "off"
+def blockserve(
+    config: Path,
+    key: str,
+    title: str,
+    batching: bool = False,
+    workers: int = 0,
+    protocol: str = "tfs",
+) -> ServerSpec:
+    """blockserve serving every seed model; `batching` adds --enable_batching=true and
+    `workers` --num_workers (0: the server's default, which is one worker). `protocol` says
+    which gRPC API the benchmark drives: TensorFlow Serving's Predict or V2's ModelInfer."""
+    flags = ["--enable_batching=true"] if batching else []
+    if workers:
+        flags.append(f"--num_workers={workers}")
     return ServerSpec(
-        key=f"blockserve_batching_{state}",
-        title=f"blockserve, batching {state}",
-        command=lambda grpc_port, rest_port: python_module(
+        key=key,
+        title=title,
+        command=lambda ports: python_module(
             "service",
-            f"--port={grpc_port}",
-            f"--rest_api_port={rest_port}",
+            f"--port={ports.grpc}",
+            f"--rest_api_port={ports.http}",
             f"--bind_address={HOST}",
             f"--model_config_file={config}",
-            f"--enable_batching={'true' if batching else 'false'}",
+            *flags,
         ),
+        family="blockserve",
+        protocol=protocol,
         has_rest=True,
+        workers=workers or 1,
     )
 
 
@@ -173,9 +277,10 @@ def naive(model_dir: Path) -> ServerSpec:
     return ServerSpec(
         key="naive",
         title="naive server",
-        command=lambda grpc_port, _: python_module(
-            "benchmarks.naive_server", f"--port={grpc_port}", f"--model_dir={model_dir}"
+        command=lambda ports: python_module(
+            "benchmarks.naive_server", f"--port={ports.grpc}", f"--model_dir={model_dir}"
         ),
+        family="naive",
     )
 
 
@@ -183,8 +288,9 @@ def floor(mode: str) -> ServerSpec:
     return ServerSpec(
         key=f"floor_{mode}",
         title=f"floor, {mode}",
-        command=lambda grpc_port, _: python_module(
-            "benchmarks.floor_server", f"--port={grpc_port}", f"--mode={mode}"
+        command=lambda ports: python_module(
+            "benchmarks.floor_server", f"--port={ports.grpc}", f"--mode={mode}"
         ),
+        family="floor",
         answers_fixed=True,
     )

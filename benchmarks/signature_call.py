@@ -3,19 +3,29 @@
     python -m benchmarks.signature_call --model_dir exported/mlp/1 --calls 2000
 
 Loads the SavedModel as the naive server does and times `signatures["serving_default"]` on a
-prebuilt tensor of 1 and of 256 rows, and on a NumPy row (conversion included). Prints JSON.
+prebuilt tensor of 1 and of 256 rows, and on a NumPy row (conversion included). Also computes the
+reference answers of the exactness check, as base64 float32 bytes: output `y` for the benchmark's
+1 and 32 reference rows (`benchmarks.wire.reference_rows`), each set in one call, and for each of
+the 32 rows alone, one call a row. Prints JSON.
 """
 
 import argparse
+import base64
 import json
 import os
 import sys
 import time
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
+
+# After TensorFlow itself: `wire` then leaves the real package alone.
+from benchmarks.wire import reference_rows
+
+REFERENCE_ROWS = (1, 32)
 
 
 def percentiles(call, calls: int, warm_up: int) -> dict[str, float]:
@@ -39,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     signature = tf.saved_model.load(args.model_dir).signatures["serving_default"]
     rng = np.random.default_rng(0)
-    result: dict[str, dict[str, float]] = {}
+    result: dict[str, dict[str, Any]] = {}
     for rows in (1, 256):
         x = tf.constant(rng.uniform(size=(rows, args.features)).astype(np.float32))
         call = lambda x=x: signature(x=x)  # noqa: E731
@@ -48,7 +58,22 @@ def main(argv: list[str] | None = None) -> int:
     result["rows_1_numpy_input_ms"] = percentiles(
         lambda: signature(x=row)["y"].numpy(), args.calls, args.warm_up
     )
-    print(json.dumps(result))
+    answers = {}
+    for rows in REFERENCE_ROWS:
+        y = signature(x=tf.constant(reference_rows(rows, args.features)))["y"].numpy()
+        answers[str(rows)] = {
+            "shape": list(y.shape),
+            "float32_base64": base64.b64encode(y.astype("<f4").tobytes()).decode(),
+        }
+    rows = reference_rows(max(REFERENCE_ROWS), args.features)
+    each = np.concatenate(
+        [signature(x=tf.constant(rows[i : i + 1]))["y"].numpy() for i in range(len(rows))]
+    )
+    answers["each_row_alone"] = {
+        "shape": list(each.shape),
+        "float32_base64": base64.b64encode(each.astype("<f4").tobytes()).decode(),
+    }
+    print(json.dumps(result | {"answers": answers}))
     return 0
 
 

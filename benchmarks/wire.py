@@ -1,32 +1,20 @@
 """TensorFlow Serving's messages without TensorFlow's runtime, and gRPC's framing for h2load.
 
-`tensorflow_serving.apis` imports its messages from `tensorflow.core.*`, and importing any
-submodule of `tensorflow` first runs `tensorflow/__init__.py`: seconds of start-up and hundreds
-of MiB that a bare gRPC server, a load client or the benchmark runner have no use for. When
-TensorFlow is not imported yet, this module registers an empty `tensorflow` package pointing at
-the installed one, so that only the generated `*_pb2` modules load. A process that needs the
-real TensorFlow imports it before this module (or never imports this module).
+The messages are blockserve's generated copies (`service.protos`), which load without importing
+TensorFlow: a bare gRPC server, a load client or the benchmark runner has no use for its seconds
+of start-up and hundreds of MiB. They are the same classes as `tensorflow_serving.apis`' in a
+process that imports both.
 """
 
-import importlib.util
 import struct
-import sys
-import types
-
-if "tensorflow" not in sys.modules:
-    _spec = importlib.util.find_spec("tensorflow")
-    if _spec is None or _spec.submodule_search_locations is None:
-        raise ImportError("tensorflow is not installed; its generated protobuf modules are needed")
-    _package = types.ModuleType("tensorflow")
-    _package.__path__ = list(_spec.submodule_search_locations)
-    sys.modules["tensorflow"] = _package
 
 import numpy as np
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
-# Re-exported (`x as x`): importing them from here guarantees the stub above is in place.
-from tensorflow_serving.apis import predict_pb2 as predict_pb2
-from tensorflow_serving.apis import prediction_service_pb2_grpc as prediction_service_pb2_grpc
+from service.protos.tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from service.protos.tensorflow_serving.apis import predict_pb2 as predict_pb2
+from service.protos.tensorflow_serving.apis import (
+    prediction_service_pb2_grpc as prediction_service_pb2_grpc,
+)
 
 SERVICE = "tensorflow.serving.PredictionService"
 PREDICT = f"/{SERVICE}/Predict"
@@ -45,12 +33,22 @@ def float_tensor(array: np.ndarray) -> tensor_pb2.TensorProto:
     )
 
 
+def reference_rows(rows: int, features: int = 20) -> np.ndarray:
+    """The benchmark's `rows` fixed pseudo-random float32 rows of input `x`, the seed models'
+    input: every request of every protocol, and the in-process reference call, use these."""
+    return np.random.default_rng(0).uniform(size=(rows, features)).astype(np.float32)
+
+
 def predict_request(model: str, rows: int, features: int = 20) -> predict_pb2.PredictRequest:
-    """A Predict of `rows` fixed pseudo-random rows of input `x`, the seed models' input."""
+    """A Predict of the `rows` reference rows as input `x`."""
+    return predict_request_for(model, reference_rows(rows, features))
+
+
+def predict_request_for(model: str, x: np.ndarray) -> predict_pb2.PredictRequest:
+    """A Predict of `x` as input `x`."""
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model
     request.model_spec.signature_name = SIGNATURE
-    x = np.random.default_rng(0).uniform(size=(rows, features))
     request.inputs["x"].CopyFrom(float_tensor(x))
     return request
 

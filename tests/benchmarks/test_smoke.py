@@ -1,7 +1,9 @@
 """The benchmarks in smoke mode: they run end to end and write every result the README quotes.
 
 Benchmarks are not tests: nothing here asserts a time, a rate or a ratio, only that each code
-path ran (export, five servers, h2load, parsing, the tables and plots) and left its results.
+path ran (export, the servers, h2load, the open loop, the exactness check, parsing, the tables and
+plots) and left its results. The peers (MLServer, Triton) run only where their venvs are already
+cached, as smoke runs never install them: each is either measured or listed as not run, with why.
 """
 
 import json
@@ -14,25 +16,42 @@ import pytest
 from tests.conftest import ROOT
 
 SERVERS = {
-    "blockserve_batching_off",
-    "blockserve_batching_on",
+    "blockserve_default",
+    "blockserve_batching",
+    "blockserve_workers_2",
+    "blockserve_v2",
     "naive",
     "floor_threaded",
     "floor_asyncio",
 }
+PEERS = {"mlserver_batching_off", "mlserver_batching_on", "triton"}
 SERVER_KEYS = {
     "title",
+    "family",
+    "protocol",
     "argv",
     "answers_fixed",
     "ok_body_bytes",
-    "rss_ready_bytes",
-    "rss_end_bytes",
+    "exactness",
+    "memory_ready",
+    "memory_end",
     "peak_rss_bytes",
     "latency",
     "throughput",
     "sweep",
+    "open_loop",
     "best",
 }
+EXACTNESS_KEYS = {
+    "alone",
+    "concurrent_calls",
+    "concurrent_differing",
+    "max_abs_difference",
+    "equal_share",
+    "exact",
+}
+OPEN_LOOP_KEYS = {"rate", "ok_per_second", "kept_up", "p50_ms", "p99_ms", "p99_9_ms"}
+TARGETS_PER_CONFIGURATION = 11
 BEST_KEYS = {
     "latency_p50_ms",
     "latency_p99_ms",
@@ -97,11 +116,16 @@ def test_benchmark_smoke_run_writes_every_result(tmp_path: Path) -> None:
         "signature_call",
         "memory_baseline",
         "servers",
+        "peers_not_run",
         "negative_control",
         "floor",
         "targets",
     }
-    assert set(results["servers"]) == SERVERS
+    ran = set(results["servers"])
+    assert ran - PEERS == SERVERS
+    # Every peer was either measured or named with the reason it was not.
+    assert ran & PEERS | set(results["peers_not_run"]) == PEERS, results["peers_not_run"]
+    assert all(results["peers_not_run"].values())
     for key, server in results["servers"].items():
         assert set(server) >= SERVER_KEYS, key
         assert set(server["best"]) >= BEST_KEYS, key
@@ -110,16 +134,34 @@ def test_benchmark_smoke_run_writes_every_result(tmp_path: Path) -> None:
                 assert set(run) >= RUN_KEYS, (key, rows)
                 assert run["ok"] > 0, (key, rows, run)
         assert server["latency"][0]["codes"] == {"OK": results["meta"]["settings"]["latency_calls"]}
-    assert {"rows_1_ms", "rows_256_ms"} <= set(results["signature_call"])
+        for share in results["meta"]["open_loop"]["shares_of_floor"]:
+            assert set(server["best"]["open_loop"][str(share)]) >= OPEN_LOOP_KEYS, (key, share)
+        assert server["memory_ready"]["tree_bytes"] >= server["memory_ready"]["main_bytes"] > 0
+        if server["answers_fixed"]:
+            assert server["exactness"] is None, key
+        else:
+            assert set(server["exactness"]) >= EXACTNESS_KEYS, key
+            assert server["exactness"]["concurrent_calls"] > 0, key
+    # The multi-process server's workers are its children, and their CPU counts: not a timing.
+    workers = results["servers"]["blockserve_workers_2"]["memory_ready"]["children_bytes"]
+    assert len(workers) >= 2, workers
+    assert {"rows_1_ms", "rows_256_ms", "answers"} <= set(results["signature_call"])
     assert results["memory_baseline"]["loaded"] == 7
     assert results["floor"]["ok_per_second_rows_1_from"] in {"floor_threaded", "floor_asyncio"}
-    assert len(results["targets"]) == 12
-    assert all(t["passed"] is not None for t in results["targets"])
+    assert len(results["targets"]) == 4 * TARGETS_PER_CONFIGURATION
+    peers_ran = {results["servers"][k]["family"] for k in ran & PEERS}
+    for t in results["targets"]:
+        needs_peer = "MLServer" in t["target"] and "mlserver" not in peers_ran
+        needs_peer |= "Triton" in t["target"] and "triton" not in peers_ran
+        assert (t["passed"] is None) == needs_peer, t
     # Not a timing: the proof that h2load's HTTP 200s with a gRPC error are not counted as OK.
     assert results["negative_control"]["consistent"], results["negative_control"]
     table = (tmp_path / "latest.md").read_text()
     assert all(f"| {server['title']} |" in table for server in results["servers"].values())
-    assert table.count("| batching_") == len(results["targets"])
+    assert all(f"| {key}: not run (" in table for key in results["peers_not_run"])
+    assert table.count(" pass |") + table.count(" **FAIL** |") + table.count(" not run |") >= len(
+        results["targets"]
+    )
     assert (tmp_path / "latency_throughput.png").stat().st_size > 0
 
 
