@@ -1,8 +1,8 @@
 """The V2 inference protocol's ModelInfer (KServe, Triton, MLServer), built without any peer's code.
 
-`inference_v2.proto` beside this module holds the few upstream messages the benchmark needs. It
-is compiled when this module is first imported (protoc from grpcio-tools, a project dependency)
-into a descriptor pool of this module's own: tritonclient and blockserve's V2 adapter register
+blockserve's own `proto/inference/grpc_service.proto` is compiled when this module is first
+imported (protoc from grpcio-tools, a project dependency) into a descriptor pool of this
+module's own: tritonclient and blockserve's V2 adapter register
 the same `inference.*` names in protobuf's default pool, and one process cannot hold two
 definitions of a name there, so the tests may import this module beside either of them.
 Nothing generated is checked in, and no peer package enters the project's venv.
@@ -22,14 +22,14 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from benchmarks.wire import reference_rows
 
-PROTO = Path(__file__).resolve().parent / "inference_v2.proto"
+PROTO = Path(__file__).resolve().parents[1] / "proto" / "inference" / "grpc_service.proto"
 
 
 def _compiled() -> descriptor_pb2.FileDescriptorSet:
     """The proto's descriptors, from protoc in a process of its own: grpcio-tools' compiler
     crashes a process that has loaded TensorFlow's protobuf runtime."""
     with tempfile.TemporaryDirectory(prefix="blockserve-v2-") as scratch:
-        out = Path(scratch) / "inference_v2.desc"
+        out = Path(scratch) / "grpc_service.desc"
         done = subprocess.run(
             [
                 sys.executable,
