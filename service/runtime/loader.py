@@ -3,8 +3,11 @@
 import time
 from pathlib import Path
 
+from service.errors import FailedPrecondition
 from service.runtime.model_version import ModelVersion
+from service.runtime.ops import missing_op, register_op_packages
 from service.runtime.options import RuntimeOptions
+from service.runtime.profiler import serve_profiler
 from service.runtime.tflite import TFLITE_FILE, TfLiteVersion
 
 SAVED_MODEL_FILE = "saved_model.pb"
@@ -18,14 +21,30 @@ def open_version(
     A folder with model.tflite is served through TF Lite when it has no saved_model.pb, or
     with --prefer_tflite_model; otherwise its SavedModel is.
     """
+    # Here rather than at the worker's start: the options come with the first load.
+    serve_profiler(options.profiler_port)
     tflite = (path / TFLITE_FILE).is_file()
     model: ModelVersion | TfLiteVersion
     if tflite and (options.prefer_tflite_model or not (path / SAVED_MODEL_FILE).is_file()):
         model = TfLiteVersion(name, version, path, options)
     else:
-        model = ModelVersion(name, version, path, options.saved_model_tags, options)
+        model = _open_saved_model(name, version, path, options)
     if options.enable_model_warmup:
         started = time.perf_counter()
         model.warm_up()
         model.load_seconds += time.perf_counter() - started
     return model
+
+
+def _open_saved_model(name: str, version: int, path: Path, options: RuntimeOptions) -> ModelVersion:
+    """The SavedModel, registering the installed op packages first if it needs their ops."""
+    for last_try in (False, True):
+        try:
+            return ModelVersion(name, version, path, options.saved_model_tags, options)
+        except Exception as e:
+            message = missing_op(e)
+            if message is None:
+                raise
+            if last_try or not register_op_packages():
+                raise FailedPrecondition(message) from None
+    raise AssertionError("the second try returns or raises")
