@@ -22,6 +22,7 @@ from service.flags import NO_EFFECT, build_parser
 from service.protos.blockserve.v1 import server_config_pb2
 from service.protos.tensorflow.core.protobuf import config_pb2
 from service.protos.tensorflow_serving.config import model_server_config_pb2, platform_config_pb2
+from service.requestlog.sampling import logging_problem
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ class ServerConfig:
     enable_profiler: bool
     flags_without_effect: tuple[tuple[str, str], ...] = ()
     """The flags given that mean nothing here, with why (logged once at start-up)."""
+    request_log_max_file_bytes: int = 64 << 20
+    """A request-log file is closed for the next one past this size."""
 
 
 def read_text_proto(path: str, message: Message, what: str) -> Message:
@@ -160,6 +163,9 @@ def check_model_config(config: model_server_config_pb2.ModelServerConfig, where:
                 f"{where}: model {model.name!r} has platform {model.model_platform!r}; "
                 "only tensorflow is served"
             )
+        problem = logging_problem(model)
+        if problem:
+            raise ConfigError(f"{where}: {problem}")
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{where}: model names appear twice: {', '.join(duplicates)}")
@@ -339,6 +345,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
         "max_queued_requests",
         "num_workers",
         "num_tflite_interpreters_per_pool",
+        "request_log_max_file_bytes",
     ):
         if getattr(args, name) <= 0:
             raise ConfigError(f"--{name} must be positive, got {getattr(args, name)}")

@@ -24,7 +24,6 @@ NO_EFFECT = {
     "thread_pool_factory_config_file": "per-request thread pools are a hook of TensorFlow's C++ "
     "Session that Python's TensorFlow does not offer; size the pools with "
     "--tensorflow_intra_op_parallelism/--tensorflow_inter_op_parallelism",
-    "enable_profiler": "the profiler service is not served yet",
 }
 """tensorflow_model_server flags accepted here without effect, and why."""
 
@@ -35,7 +34,6 @@ NO_EFFECT_DEFAULTS: dict[str, bool | float | str] = {
     "flush_filesystem_caches": True,
     "remove_unused_fields_from_bundle_metagraph": True,
     "thread_pool_factory_config_file": "",
-    "enable_profiler": True,
 }
 """Their tensorflow_model_server defaults."""
 
@@ -146,6 +144,13 @@ def _add_serving_flags(group: argparse._ArgumentGroup) -> None:
         help="gRPC calls worked on at once; further calls wait their turn. Default 0: no "
         "bound (tensorflow_model_server: 4 per CPU, for its handler threads; here a waiting "
         "call costs no thread, and the bound would cost every call and cap batching)",
+    )
+    boolean(
+        "--enable_profiler",
+        True,
+        "serve tensorflow.ProfilerService on the gRPC port (TensorFlow's profiler, running in "
+        "the workers: profiler_client.trace and TensorBoard's capture profile work against "
+        "the gRPC address; it also listens on a port of its own picked at start-up)",
     )
     boolean(
         "--enable_grpc_healthcheck_service",
@@ -395,6 +400,13 @@ def _add_own_flags(group: argparse._ArgumentGroup) -> None:
         type=int,
         default=1000,
         help="per-variable parameter metrics exported per model version at most (default 1000)",
+    )
+    flag(
+        "--request_log_max_file_bytes",
+        type=int,
+        default=64 << 20,
+        help="request logging (a model's logging_config): start a new log file once one would "
+        "pass this size (default 64 MiB)",
     )
     flag("--rest_tls_cert_file", default="", help="PEM certificate: serve REST over HTTPS")
     flag("--rest_tls_key_file", default="", help="PEM private key for --rest_tls_cert_file")

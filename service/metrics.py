@@ -136,6 +136,19 @@ class Metrics:
             ["protocol", "reason"],
             registry=r,
         )
+        self.request_log_records = Counter(
+            "blockserve_request_log_records",
+            "Sampled calls written to a model's request log (its logging_config).",
+            ["model"],
+            registry=r,
+        )
+        self.request_log_dropped = Counter(
+            "blockserve_request_log_dropped",
+            "Sampled calls not written to the request log, by reason: buffer_full (the writer "
+            "fell behind) or write_error; the calls themselves were answered.",
+            ["model", "reason"],
+            registry=r,
+        )
 
         self.parameters = Gauge(
             "blockserve_model_parameters",

@@ -20,6 +20,7 @@ from service.grpc.inference import InferenceServicer
 from service.grpc.inspection import InspectionServicer
 from service.grpc.model_service import ModelServicer
 from service.grpc.prediction import PredictionServicer
+from service.grpc.profiler import ProfilerForwarder, free_local_port
 from service.health import NOT_SERVING, SERVING, HealthFollower
 from service.metrics import Metrics
 from service.protos.blockserve.v1 import inspection_pb2, inspection_pb2_grpc, server_config_pb2
@@ -33,6 +34,7 @@ from service.protos.tensorflow_serving.apis import (
 from service.protos.tensorflow_serving.config import model_server_config_pb2
 from service.repository.manager import LoadPolicy, ModelManager
 from service.repository.poller import RepositoryPoller
+from service.requestlog.logger import RequestLogger
 from service.rest.app import RestApi
 from service.rest.cors import cors
 from service.rest.v2 import V2Rest
@@ -127,6 +129,8 @@ class BlockServer:
         self._grpc_credentials = grpc_credentials(config)
         self._rest_ssl = rest_ssl_context(config)
         self._admin_token = admin_token(config)
+        # TensorFlow's profiler runs in the workers; the gRPC port forwards to it.
+        self._profiler_port = free_local_port() if config.enable_profiler else 0
         self._batching = read_batching_parameters(config.batching_parameters_file)
         self.metrics = Metrics(config.max_parameter_series)
         self.pool = WorkerPool(
@@ -144,6 +148,7 @@ class BlockServer:
                 prefer_tflite_model=config.prefer_tflite_model,
                 num_tflite_pools=config.num_tflite_pools,
                 num_tflite_interpreters_per_pool=config.num_tflite_interpreters_per_pool,
+                profiler_port=self._profiler_port,
             ),
             self.metrics,
         )
@@ -178,7 +183,18 @@ class BlockServer:
                 config.load_retry_interval_micros / 1e6,
             ),
         )
-        for listener in (self.metrics, scheduler, HealthFollower(self._health, self.manager)):
+        self.request_log = RequestLogger(
+            self.manager.model_configs,
+            self.metrics,
+            config.saved_model_tags,
+            config.request_log_max_file_bytes,
+        )
+        for listener in (
+            self.metrics,
+            scheduler,
+            HealthFollower(self._health, self.manager),
+            self.request_log,
+        ):
             self.manager.subscribe(listener)
         self.poller = RepositoryPoller(
             self.manager,
@@ -231,9 +247,15 @@ class BlockServer:
             maximum_concurrent_rpcs=config.max_concurrent_requests or None,
             interceptors=[GrpcTurns(config.grpc_max_threads)] if config.grpc_max_threads else [],
         )
+        self._profiler = ProfilerForwarder(self._profiler_port) if self._profiler_port else None
+        if self._profiler is not None:
+            self._grpc.add_generic_rpc_handlers([self._profiler.handler()])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
             PredictionServicer(
-                self.core, config.max_request_bytes, config.enable_serialization_as_tensor_content
+                self.core,
+                config.max_request_bytes,
+                config.enable_serialization_as_tensor_content,
+                self.request_log,
             ),
             self._grpc,
         )
@@ -294,6 +316,7 @@ class BlockServer:
                 lambda: self.draining,
             ).routes(),
             self.manager.model_names,
+            self.request_log,
         )
         # By cleanup the grace period has been spent waiting for requests in flight: what
         # remains gets a second to finish writing its response (aiohttp's default is 60).
@@ -329,11 +352,14 @@ class BlockServer:
         while self.core.inflight and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         await self._grpc.stop(max(0.0, deadline - time.monotonic()))
+        if self._profiler is not None:
+            await self._profiler.close()
         if self.config.rest_api_port:
             await self._runner.cleanup()
         self.manager.stop_loading()
         self.poller.stop()
         await self._loading
+        await self._loop.run_in_executor(None, self.request_log.stop)  # writes what is queued
         # A TensorFlow call cannot be interrupted: a worker still in one past the grace period
         # is killed. Then the repository lets its versions go; the workers hold none any more.
         await self.pool.stop(max(0.1, deadline - time.monotonic()))

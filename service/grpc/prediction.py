@@ -13,16 +13,22 @@ from service.protos.tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
     regression_pb2,
 )
+from service.requestlog.logger import RequestLogger
 from service.runtime.signature import CLASSIFY, REGRESS
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     def __init__(
-        self, core: DataPlane, max_request_bytes: int, tensor_content: bool = False
+        self,
+        core: DataPlane,
+        max_request_bytes: int,
+        tensor_content: bool,
+        request_log: RequestLogger,
     ) -> None:
         self._core = core
         self._max_bytes = max_request_bytes
         self._tensor_content = tensor_content
+        self._log = request_log
 
     async def Predict(self, request, context: grpc.aio.ServicerContext):
         async def work(tally: Tally):
@@ -34,7 +40,10 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 list(request.output_filter),
                 deadline(context),
             )
-            return convert.predict_response(prediction, self._tensor_content)
+            response = convert.predict_response(prediction, self._tensor_content)
+            if self._log.enabled:
+                self._log.predict(request, response)
+            return response
 
         return await answer(context, self._core, "predict", work)
 
@@ -50,6 +59,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 result=convert.classification_result(result)
             )
             convert.fill_spec(response.model_spec, result.served)
+            if self._log.enabled:
+                self._log.classify(request, response)
             return response
 
         return await answer(context, self._core, "classify", work)
@@ -64,6 +75,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             )
             response = regression_pb2.RegressionResponse(result=convert.regression_result(result))
             convert.fill_spec(response.model_spec, result.served)
+            if self._log.enabled:
+                self._log.regress(request, response)
             return response
 
         return await answer(context, self._core, "regress", work)
@@ -96,6 +109,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                         f"use {CLASSIFY!r} or {REGRESS!r}"
                     )
                 convert.fill_spec(out.model_spec, result.served)
+            if self._log.enabled:
+                self._log.multi_inference(request, response)
             return response
 
         return await answer(context, self._core, "multi_inference", work)

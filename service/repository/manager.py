@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 State = get_model_status_pb2.ModelVersionStatus.State
 
+STARTING = "the server is starting: its models are still loading; try again shortly"
+
 
 class RepositoryListener(Protocol):
     """Told when versions come and go: metrics and health follow the repository through it."""
@@ -103,6 +105,9 @@ class ModelManager:
         self._reconciling = threading.Lock()
         self._models: dict[str, ModelEntry] = {}
         self._retired: dict[str, ModelEntry] = {}
+        # Set once the first pass has loaded (or failed) every configured model: until then a
+        # request no version answers yet is told to come back, not that there is no such model.
+        self._first_pass_done = threading.Event()
 
     def subscribe(self, listener: RepositoryListener) -> None:
         """Tell `listener` from now on when versions come and go (before `configure`)."""
@@ -127,6 +132,11 @@ class ModelManager:
         with self._lock:
             return sorted(self._models)
 
+    def model_configs(self) -> list[model_server_config_pb2.ModelConfig]:
+        """The served models' configs, as last configured."""
+        with self._lock:
+            return [entry.config for entry in self._models.values()]
+
     # -- reconciling --------------------------------------------------------------------------
 
     def reconcile(self) -> None:
@@ -143,9 +153,12 @@ class ModelManager:
                 entry.problem = aspired.problem
                 aspirations.append((entry, aspired))
                 loads += [(entry, v, aspired.versions[v]) for v in sorted(aspired.versions)[::-1]]
-            _each(lambda job: self._load_if_needed(*job), loads, self._policy.load_threads)
-            for entry, aspired in aspirations:
-                self._unload_unaspired(entry, aspired)
+            try:
+                _each(lambda job: self._load_if_needed(*job), loads, self._policy.load_threads)
+                for entry, aspired in aspirations:
+                    self._unload_unaspired(entry, aspired)
+            finally:
+                self._first_pass_done.set()
 
     def stop_loading(self) -> None:
         """Give up waiting to retry failed loads: the server is stopping."""
@@ -253,6 +266,17 @@ class ModelManager:
         raise Unavailable(f"model {name!r} is being unloaded")
 
     def _resolve(self, name: str, version: int | None, label: str | None) -> ServedVersion:
+        try:
+            return self._resolve_loaded(name, version, label)
+        except NotFound:
+            # tensorflow_model_server opens its ports only once its models have loaded, so a
+            # client calling early sees UNAVAILABLE; clients (TensorFlow Serving's own tests
+            # among them) take "Servable not found" to mean the server is up.
+            if not self._first_pass_done.is_set():
+                raise Unavailable(STARTING) from None
+            raise
+
+    def _resolve_loaded(self, name: str, version: int | None, label: str | None) -> ServedVersion:
         entry = self._models.get(name)
         if entry is None:
             raise NotFound(f"{_not_found(name, version)}: model {name!r} is not served")

@@ -22,6 +22,7 @@ from service.errors import (
 )
 from service.inspection import to_json
 from service.metrics import Metrics
+from service.requestlog.logger import RequestLogger
 from service.rest import codec
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,10 @@ class RestApi:
         metrics_paths: tuple[str, ...],
         extra_routes: Sequence[web.RouteDef] = (),
         model_names: Callable[[], list[str]] | None = None,
+        request_log: RequestLogger | None = None,
     ) -> None:
         self._core = core
+        self._log = request_log
         self._model_names = model_names or list
         self._metrics = metrics
         self._max_bytes = max_request_bytes
@@ -234,18 +237,26 @@ class RestApi:
         signature = self._core.signature_of(tally, query)
         inputs, rows = codec.predict_inputs(body, signature)
         prediction = await self._core.predict(tally, query, inputs, [], deadline)
+        if self._log is not None and self._log.enabled:
+            self._log.rest_predict(inputs, prediction)
         return json_response(codec.predict_response(prediction.outputs, rows))
 
     async def _classify(
         self, tally: Tally, query: ModelQuery, body: dict[str, Any], deadline: float
     ) -> web.Response:
-        result = await self._core.classify(tally, query, codec.examples(body), deadline)
+        examples = codec.examples(body)
+        result = await self._core.classify(tally, query, examples, deadline)
+        if self._log is not None and self._log.enabled:
+            self._log.rest_classify(examples, result)
         return json_response({"results": [[[c, s] for c, s in row] for row in result.classes]})
 
     async def _regress(
         self, tally: Tally, query: ModelQuery, body: dict[str, Any], deadline: float
     ) -> web.Response:
-        result = await self._core.regress(tally, query, codec.examples(body), deadline)
+        examples = codec.examples(body)
+        result = await self._core.regress(tally, query, examples, deadline)
+        if self._log is not None and self._log.enabled:
+            self._log.rest_regress(examples, result)
         return json_response({"results": result.values})
 
 

@@ -27,3 +27,6 @@ class RuntimeOptions:
     """TF Lite calls one version runs at once."""
     num_tflite_interpreters_per_pool: int = 1
     """Interpreters per pool; above 1, a call's rows are split across them."""
+    profiler_port: int = 0
+    """Where TensorFlow's profiler server listens in the worker (ServerConfig.enable_profiler;
+    the front forwards tensorflow.ProfilerService there); 0: no profiler."""

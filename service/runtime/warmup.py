@@ -72,6 +72,15 @@ def replay(model: Runnable, records: Path, iterations: int = 1) -> None:
             (name,) = signature.inputs
             inputs = {name: np.array(serialized_examples(request.input), dtype=object)}
             outputs = ()
+        elif kind == "multi_inference_log":
+            request = entry.multi_inference_log.request
+            examples = np.array(serialized_examples(request.input), dtype=object)
+            for task in request.tasks:
+                signature = model.signatures[task.model_spec.signature_name or DEFAULT_SIGNATURE]
+                (name,) = signature.inputs
+                for _ in range(max(1, iterations)):
+                    model.run(signature.name, {name: examples}, ())
+            continue
         else:
             log.info(
                 "warm-up of %s/%d: %s records are not replayed", model.name, model.version, kind
