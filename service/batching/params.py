@@ -1,11 +1,22 @@
 """TensorFlow Serving's BatchingParameters, read into one frozen value."""
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from service.config import ConfigError, read_text_proto
 from service.protos.blockserve.v1 import server_config_pb2
+
+log = logging.getLogger(__name__)
+
+WITHOUT_EFFECT = {
+    "pad_variable_length_inputs": "requests whose inner dimensions differ run in calls apart, "
+    "unpadded",
+    "enable_large_batch_splitting": "a request of max_batch_size rows or more runs as one call "
+    "of its own, unsplit",
+}
+"""BatchingParameters fields that parse and are checked but change nothing here, and why."""
 
 PER_MODEL_FILE = "batching_params.pbtxt"
 """A version's own BatchingParameters (--enable_per_model_batching_parameters)."""
@@ -81,6 +92,9 @@ def from_proto(
         enable_large_batch_splitting=value("enable_large_batch_splitting"),
         max_execution_batch_size=value("max_execution_batch_size"),
     )
+    for field, why in WITHOUT_EFFECT.items():
+        if getattr(params, field):
+            log.warning("%s: %s has no effect in blockserve: %s", where, field, why)
     for field in ("max_batch_size", "max_enqueued_batches", "num_batch_threads"):
         if getattr(params, field) <= 0:
             raise ConfigError(f"{where}: {field} must be positive")

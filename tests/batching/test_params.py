@@ -1,5 +1,6 @@
 """TensorFlow Serving's BatchingParameters text format, read as TensorFlow Serving reads it."""
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,19 @@ def test_bad_parameters_stop_the_server(tmp_path: Path, text: str, message: str)
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         read_batching_parameters(str(path))
+
+
+def test_fields_without_effect_are_said_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "batching.config"
+    path.write_text(
+        "max_batch_size { value: 8 }\n"
+        "pad_variable_length_inputs: true\n"
+        "enable_large_batch_splitting { value: true }\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        read_batching_parameters(str(path))
+    said = caplog.text
+    assert "pad_variable_length_inputs has no effect" in said
+    assert "enable_large_batch_splitting has no effect" in said
