@@ -20,7 +20,7 @@ from service.grpc.inference import InferenceServicer
 from service.grpc.inspection import InspectionServicer
 from service.grpc.model_service import ModelServicer
 from service.grpc.prediction import PredictionServicer
-from service.grpc.profiler import ProfilerForwarder, free_local_port
+from service.grpc.profiler import ProfilerForwarder, reserve_port
 from service.health import NOT_SERVING, SERVING, HealthFollower
 from service.metrics import Metrics
 from service.protos.blockserve.v1 import inspection_pb2, inspection_pb2_grpc, server_config_pb2
@@ -130,7 +130,8 @@ class BlockServer:
         self._rest_ssl = rest_ssl_context(config)
         self._admin_token = admin_token(config)
         # TensorFlow's profiler runs in the workers; the gRPC port forwards to it.
-        self._profiler_port = free_local_port() if config.enable_profiler else 0
+        self._profiler_hold = reserve_port() if config.enable_profiler else None
+        self._profiler_port = self._profiler_hold.getsockname()[1] if self._profiler_hold else 0
         self._batching = read_batching_parameters(config.batching_parameters_file)
         self.metrics = Metrics(config.max_parameter_series)
         self.pool = WorkerPool(
@@ -354,6 +355,8 @@ class BlockServer:
         await self._grpc.stop(max(0.0, deadline - time.monotonic()))
         if self._profiler is not None:
             await self._profiler.close()
+        if self._profiler_hold is not None:
+            self._profiler_hold.close()
         if self.config.rest_api_port:
             await self._runner.cleanup()
         self.manager.stop_loading()

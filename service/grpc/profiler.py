@@ -15,11 +15,18 @@ METHODS = ("Profile", "Terminate", "Monitor")
 """ProfilerService's methods (tsl/profiler/protobuf/profiler_service.proto), all unary."""
 
 
-def free_local_port() -> int:
-    """A port nothing listens on now, for the workers' profiler server to take."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def reserve_port() -> socket.socket:
+    """A free port held for the workers' profiler server by a bound socket that never listens.
+
+    TensorFlow's server binds `[::]:port` with SO_REUSEPORT, which this socket allows, while no
+    other process asking for a free port is given this one in the meantime: otherwise two
+    servers started together could share a profiler port, and split each other's traces.
+    """
+    family, anywhere = (socket.AF_INET6, "::") if socket.has_ipv6 else (socket.AF_INET, "")
+    held = socket.socket(family, socket.SOCK_STREAM)
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    held.bind((anywhere, 0))
+    return held
 
 
 class ProfilerForwarder:
