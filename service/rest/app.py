@@ -58,6 +58,18 @@ def http_status(error: ServingError) -> int:
     return HTTP_STATUS.get(error.code, 500)
 
 
+async def read_body(request: web.Request, max_bytes: int) -> bytes:
+    """The whole body, refused before it is read when it declares more than `max_bytes`."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise RequestTooLarge(
+            f"the body has {request.content_length} bytes; the limit is {max_bytes}"
+        )
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise RequestTooLarge(f"the body is over the limit of {max_bytes} bytes") from None
+
+
 def json_response(payload: Any, status: int = 200) -> web.Response:
     return web.json_response(payload, status=status, dumps=codec.dumps)
 
@@ -188,7 +200,7 @@ class RestApi:
         if verb is not None:
             if verb not in VERBS:
                 raise InvalidArgument(f"unknown verb {verb!r}; use one of {', '.join(VERBS)}")
-            body = codec.parse_body(await self._read(request))
+            body = codec.parse_body(await read_body(request, self._max_bytes))
             signature = body.get("signature_name", "")
             if not isinstance(signature, str):
                 raise InvalidArgument("'signature_name' must be a string")
@@ -218,18 +230,6 @@ class RestApi:
             raise InvalidArgument("compare needs ?base=VERSION, the version to compare against")
         comparison = await self._core.compare_parameters(tally, query, int(base))
         return _json_text(to_json(comparison))
-
-    async def _read(self, request: web.Request) -> bytes:
-        if request.content_length is not None and request.content_length > self._max_bytes:
-            raise RequestTooLarge(
-                f"the body has {request.content_length} bytes; the limit is {self._max_bytes}"
-            )
-        try:
-            return await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            raise RequestTooLarge(
-                f"the body is over the limit of {self._max_bytes} bytes"
-            ) from None
 
     async def _predict(
         self, tally: Tally, query: ModelQuery, body: dict[str, Any], deadline: float

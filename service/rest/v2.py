@@ -21,12 +21,11 @@ from service.core.dataplane import DataPlane, Tally
 from service.errors import (
     DeadlineExceeded,
     InvalidArgument,
-    RequestTooLarge,
     ServingError,
     Unavailable,
 )
 from service.rest import codec
-from service.rest.app import http_status, json_response
+from service.rest.app import http_status, json_response, read_body
 from service.v2 import calls, http_body
 from service.v2.metadata import server_metadata
 from service.v2.repository import ModelRepository, load_base_path
@@ -114,7 +113,7 @@ class V2Rest:
     ) -> Callable[[Tally], Awaitable[web.Response]]:
         async def work(tally: Tally) -> web.Response:
             started = time.monotonic()
-            body = await self._read(request)
+            body = await read_body(request, self._max_bytes)
             header_length = request.headers.get(http_body.HEADER_LENGTH)
             decoded = http_body.infer_request(name, version, body, header_length)
             timeout = self._timeout
@@ -152,7 +151,7 @@ class V2Rest:
         loop = asyncio.get_running_loop()
 
         async def index(tally: Tally) -> web.Response:
-            body = await self._read(request)
+            body = await read_body(request, self._max_bytes)
             parsed = codec.parse_body(body) if body.strip() else {}
             ready_only = parsed.get("ready", False)
             if not isinstance(ready_only, bool):
@@ -169,7 +168,7 @@ class V2Rest:
             self._repository.authorize(
                 request.headers.get("Authorization", ""), f"repository {verb}"
             )
-            body = await self._read(request)
+            body = await read_body(request, self._max_bytes)
             parsed = codec.parse_body(body) if body.strip() else {}
             parameters = parsed.get("parameters") or {}
             if not isinstance(parameters, dict):
@@ -211,18 +210,6 @@ class V2Rest:
         except Exception:
             log.exception("unexpected error in V2 %s", method)
             return _error(500, "internal error; see the server log")
-
-    async def _read(self, request: web.Request) -> bytes:
-        if request.content_length is not None and request.content_length > self._max_bytes:
-            raise RequestTooLarge(
-                f"the body has {request.content_length} bytes; the limit is {self._max_bytes}"
-            )
-        try:
-            return await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            raise RequestTooLarge(
-                f"the body is over the limit of {self._max_bytes} bytes"
-            ) from None
 
 
 def _valid(version: str) -> bool:
