@@ -74,28 +74,47 @@ class ServerSpec:
         return "predict" if self.protocol == "tfs" else "model_infer"
 
 
+LAUNCH_ATTEMPTS = 3
+
+
 class ServerProcess:
     """A started server; `stop()` ends it (SIGTERM, then SIGKILL after a grace period)."""
 
     def __init__(self, spec: ServerSpec, log_path: Path) -> None:
         self.spec = spec
+        self.log_path = log_path
+        self._descendants: list[psutil.Process] = []
+        self._terminated = False
+        self._launches = 0
+        self._launch()
+
+    def _launch(self) -> None:
+        """Start the process on ports free a moment ago."""
+        self._launches += 1
         self.ports = Ports(free_port(), free_port(), free_port())
         self.grpc_port = self.ports.grpc
         self.rest_port = self.ports.http
-        self.log_path = log_path
-        self.argv = spec.command(self.ports)
-        with log_path.open("ab") as log:
+        self.argv = self.spec.command(self.ports)
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv,
                 cwd=ROOT,
-                env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"} | dict(spec.env),
+                env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"} | dict(self.spec.env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         self._channel = grpc.insecure_channel(f"{HOST}:{self.grpc_port}")
-        self._predict = self._channel.unary_unary(spec.method)
-        self._descendants: list[psutil.Process] = []
-        self._terminated = False
+        self._predict = self._channel.unary_unary(self.spec.method)
+
+    def _lost_its_port(self) -> bool:
+        """Whether it exited because another process took a port between choosing and binding
+        (every server here starts at once, and each may bind ports of its own meanwhile)."""
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_offset)
+            said = log.read().lower()
+        # blockserve's words for either port, and everyone's (uvicorn, Triton) for the errno.
+        return b"cannot listen" in said or b"address already in use" in said
 
     @property
     def target(self) -> str:
@@ -111,6 +130,10 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
+                if self._lost_its_port() and self._launches < LAUNCH_ATTEMPTS:
+                    self._channel.close()
+                    self._launch()
+                    continue
                 raise RuntimeError(
                     f"{self.spec.title} exited with {self.process.returncode} before it was "
                     f"ready; see {self.log_path}:\n{self.log_tail()}"
