@@ -1,16 +1,20 @@
-"""blockserve.v1.ModelInspectionService: parameter summaries and comparisons."""
+"""blockserve.v1.ModelInspectionService: parameter summaries and comparisons, activation
+summaries and input drift."""
 
 import grpc
 
 from service import messages
 from service.core.dataplane import DataPlane, Tally
+from service.errors import Unimplemented
 from service.grpc.status import answer
+from service.insight.fetch import ACTIVATIONS, DRIFT, Fetch
 from service.protos.blockserve.v1 import inspection_pb2_grpc
 
 
 class InspectionServicer(inspection_pb2_grpc.ModelInspectionServiceServicer):
-    def __init__(self, core: DataPlane) -> None:
+    def __init__(self, core: DataPlane, insight: Fetch | None = None) -> None:
         self._core = core
+        self._insight = insight
 
     async def GetParameterSummary(self, request, context: grpc.aio.ServicerContext):
         async def work(tally: Tally):
@@ -25,3 +29,18 @@ class InspectionServicer(inspection_pb2_grpc.ModelInspectionServiceServicer):
             )
 
         return await answer(context, self._core, "compare_parameters", work)
+
+    async def GetActivationSummary(self, request, context: grpc.aio.ServicerContext):
+        return await self._fetch(ACTIVATIONS, "get_activation_summary", request, context)
+
+    async def GetInputDrift(self, request, context: grpc.aio.ServicerContext):
+        return await self._fetch(DRIFT, "get_input_drift", request, context)
+
+    async def _fetch(self, kind: str, method: str, request, context: grpc.aio.ServicerContext):
+        async def work(tally: Tally):
+            if self._insight is None:
+                raise Unimplemented("live insight is not served by this server")
+            query = messages.query(request.model_spec)
+            return await self._insight(kind, query.name, query.version, query.label)
+
+        return await answer(context, self._core, method, work)

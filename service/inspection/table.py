@@ -11,6 +11,7 @@ from service.inspection.parameters import kind_label
 from service.protos.blockserve.v1 import inspection_pb2
 
 _STATS = ("mean", "std", "min", "max", "l2_norm")
+REFERENCE_FILE_NAME = "assets.extra/blockserve_reference.npz"
 _STAT_HEADERS = ("Mean", "Std", "Min", "Max", "L2 norm")
 _INDENT = "  "
 
@@ -138,3 +139,70 @@ def _kind_change(base_kind: int, kind: int) -> str:
     if base_kind == kind:
         return kind_label(kind)
     return f"{kind_label(base_kind)} -> {kind_label(kind)}"
+
+
+def render_activations(summary: inspection_pb2.ActivationSummary) -> str:
+    """Per-layer activation statistics over the sampled window, in the order the graph
+    computes them (a block after the layers inside it, so paths rather than a tree), the mean
+    since load beside them, loop iterations at the bottom."""
+    header = (
+        *("Layer", "Values", "Mean", "Std", "Min", "Max"),
+        *("Zeros", "Non-finite", "Mean since load"),
+    )
+    rows = []
+    for layer in summary.layers:
+        w = layer.window
+        rows.append(
+            (
+                layer.path,
+                f"{w.count:,}",
+                *(_number(x) for x in (w.mean, w.std, w.min, w.max)),
+                _percent(w.zero_fraction),
+                _percent(w.non_finite_fraction),
+                _number(layer.since_load.mean),
+            )
+        )
+    lines = [
+        f"Activations of {summary.model}, version {summary.version}, signature "
+        f"{summary.signature or '-'}: {summary.sampled_requests:,} sampled requests"
+    ]
+    if not summary.layers:
+        return "\n".join([*lines, "No sampled request has run through the layers yet."])
+    lines += _table(header, rows, left_columns=(0,))
+    loops = summary.loop_halvings
+    if loops.count:
+        lines.append(
+            f"Loop iterations per request: mean {_number(loops.mean)}, min {_number(loops.min)}, "
+            f"max {_number(loops.max)} over {loops.count:,} requests"
+        )
+    return "\n".join(lines)
+
+
+def render_drift(drift: inspection_pb2.InputDrift) -> str:
+    """Each input's drift score and its features' PSI and KS distance."""
+    source = {
+        "file": f"{REFERENCE_FILE_NAME} ({drift.reference.rows:,} rows)",
+        "first_requests": f"the first sampled requests ({drift.reference.rows:,} rows)",
+        "none": "none (sampling is off)",
+    }.get(drift.reference.source, drift.reference.source or "none")
+    lines = [
+        f"Input drift of {drift.model}, version {drift.version}",
+        f"Reference: {source}; window: the last {drift.window_rows:,} sampled rows",
+    ]
+    if not drift.inputs:
+        return "\n".join([*lines, "Not enough sampled rows to compare yet."])
+    rows = []
+    for scored in drift.inputs:
+        rows.append((scored.name, "", _number(scored.score), "", ""))
+        rows += [
+            ("", str(f.index), _number(f.psi), _number(f.psi), _number(f.ks))
+            for f in scored.features
+        ]
+    rows = [(r[0], r[1], r[2] if r[0] else "", r[3], r[4]) for r in rows]
+    lines += _table(("Input", "Feature", "Score", "PSI", "KS"), rows, left_columns=(0,))
+    lines.append("Score: the largest PSI of the input's features; above 0.25 is significant.")
+    return "\n".join(lines)
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.1f}%" if fraction == fraction else "nan"

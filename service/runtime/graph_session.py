@@ -45,6 +45,16 @@ class GraphSession:
             name: self._callable(signature) for name, signature in signatures.items()
         }
 
+    @property
+    def graph(self) -> tf.Graph:
+        """The loaded graph (live insight reads its layers)."""
+        return self._graph
+
+    @property
+    def session(self) -> tf.compat.v1.Session:
+        """The Session the calls run in (live insight makes callables of its own in it)."""
+        return self._session
+
     def _callable(self, signature: Signature) -> SessionCall:
         feeds = sorted(signature.inputs)
         fetches = sorted(signature.outputs)

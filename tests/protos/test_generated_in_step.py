@@ -40,6 +40,8 @@ def test_generated_modules_import_each_other_by_their_package_path() -> None:
     assert {m.name: (m.input_type.name, m.output_type.name) for m in service.methods} == {
         "GetParameterSummary": ("GetParameterSummaryRequest", "ParameterSummary"),
         "CompareParameters": ("CompareParametersRequest", "ParameterComparison"),
+        "GetActivationSummary": ("GetActivationSummaryRequest", "ActivationSummary"),
+        "GetInputDrift": ("GetInputDriftRequest", "InputDrift"),
     }
 
 

@@ -208,3 +208,139 @@ class ShapeChange(_message.Message):
     base_shape: _containers.RepeatedScalarFieldContainer[int]
     shape: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, path: _Optional[str] = ..., base_kind: _Optional[_Union[ParameterKind, str]] = ..., kind: _Optional[_Union[ParameterKind, str]] = ..., base_shape: _Optional[_Iterable[int]] = ..., shape: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GetActivationSummaryRequest(_message.Message):
+    __slots__ = ("model_spec",)
+    MODEL_SPEC_FIELD_NUMBER: _ClassVar[int]
+    model_spec: _model_pb2.ModelSpec
+    def __init__(self, model_spec: _Optional[_Union[_model_pb2.ModelSpec, _Mapping]] = ...) -> None: ...
+
+class GetInputDriftRequest(_message.Message):
+    __slots__ = ("model_spec",)
+    MODEL_SPEC_FIELD_NUMBER: _ClassVar[int]
+    model_spec: _model_pb2.ModelSpec
+    def __init__(self, model_spec: _Optional[_Union[_model_pb2.ModelSpec, _Mapping]] = ...) -> None: ...
+
+class ActivationSummary(_message.Message):
+    __slots__ = ("model", "version", "signature", "sampled_requests", "layers", "loop_halvings")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    LOOP_HALVINGS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    version: int
+    signature: str
+    sampled_requests: int
+    layers: _containers.RepeatedCompositeFieldContainer[LayerActivations]
+    loop_halvings: ActivationStatistics
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., signature: _Optional[str] = ..., sampled_requests: _Optional[int] = ..., layers: _Optional[_Iterable[_Union[LayerActivations, _Mapping]]] = ..., loop_halvings: _Optional[_Union[ActivationStatistics, _Mapping]] = ...) -> None: ...
+
+class LayerActivations(_message.Message):
+    __slots__ = ("path", "window", "since_load")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    SINCE_LOAD_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    window: ActivationStatistics
+    since_load: ActivationStatistics
+    def __init__(self, path: _Optional[str] = ..., window: _Optional[_Union[ActivationStatistics, _Mapping]] = ..., since_load: _Optional[_Union[ActivationStatistics, _Mapping]] = ...) -> None: ...
+
+class ActivationStatistics(_message.Message):
+    __slots__ = ("count", "mean", "std", "min", "max", "zero_fraction", "non_finite_fraction", "histogram")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    STD_FIELD_NUMBER: _ClassVar[int]
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    ZERO_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    NON_FINITE_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    zero_fraction: float
+    non_finite_fraction: float
+    histogram: Histogram
+    def __init__(self, count: _Optional[int] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., zero_fraction: _Optional[float] = ..., non_finite_fraction: _Optional[float] = ..., histogram: _Optional[_Union[Histogram, _Mapping]] = ...) -> None: ...
+
+class InputDrift(_message.Message):
+    __slots__ = ("model", "version", "reference", "window_rows", "inputs")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_ROWS_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    version: int
+    reference: DriftReference
+    window_rows: int
+    inputs: _containers.RepeatedCompositeFieldContainer[InputDriftScore]
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., reference: _Optional[_Union[DriftReference, _Mapping]] = ..., window_rows: _Optional[int] = ..., inputs: _Optional[_Iterable[_Union[InputDriftScore, _Mapping]]] = ...) -> None: ...
+
+class DriftReference(_message.Message):
+    __slots__ = ("source", "rows")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    rows: int
+    def __init__(self, source: _Optional[str] = ..., rows: _Optional[int] = ...) -> None: ...
+
+class InputDriftScore(_message.Message):
+    __slots__ = ("name", "score", "features")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    score: float
+    features: _containers.RepeatedCompositeFieldContainer[FeatureDrift]
+    def __init__(self, name: _Optional[str] = ..., score: _Optional[float] = ..., features: _Optional[_Iterable[_Union[FeatureDrift, _Mapping]]] = ...) -> None: ...
+
+class FeatureDrift(_message.Message):
+    __slots__ = ("index", "psi", "ks")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    PSI_FIELD_NUMBER: _ClassVar[int]
+    KS_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    psi: float
+    ks: float
+    def __init__(self, index: _Optional[int] = ..., psi: _Optional[float] = ..., ks: _Optional[float] = ...) -> None: ...
+
+class InputDriftState(_message.Message):
+    __slots__ = ("drift", "reference_id", "inputs")
+    DRIFT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    drift: InputDrift
+    reference_id: str
+    inputs: _containers.RepeatedCompositeFieldContainer[InputBins]
+    def __init__(self, drift: _Optional[_Union[InputDrift, _Mapping]] = ..., reference_id: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[InputBins, _Mapping]]] = ...) -> None: ...
+
+class InputBins(_message.Message):
+    __slots__ = ("name", "features")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    features: _containers.RepeatedCompositeFieldContainer[FeatureBins]
+    def __init__(self, name: _Optional[str] = ..., features: _Optional[_Iterable[_Union[FeatureBins, _Mapping]]] = ...) -> None: ...
+
+class FeatureBins(_message.Message):
+    __slots__ = ("index", "decile_cuts", "decile_reference", "decile_counts", "percentile_cuts", "percentile_reference", "percentile_counts")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    DECILE_CUTS_FIELD_NUMBER: _ClassVar[int]
+    DECILE_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    DECILE_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    PERCENTILE_CUTS_FIELD_NUMBER: _ClassVar[int]
+    PERCENTILE_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PERCENTILE_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    decile_cuts: _containers.RepeatedScalarFieldContainer[float]
+    decile_reference: _containers.RepeatedScalarFieldContainer[float]
+    decile_counts: _containers.RepeatedScalarFieldContainer[int]
+    percentile_cuts: _containers.RepeatedScalarFieldContainer[float]
+    percentile_reference: _containers.RepeatedScalarFieldContainer[float]
+    percentile_counts: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, index: _Optional[int] = ..., decile_cuts: _Optional[_Iterable[float]] = ..., decile_reference: _Optional[_Iterable[float]] = ..., decile_counts: _Optional[_Iterable[int]] = ..., percentile_cuts: _Optional[_Iterable[float]] = ..., percentile_reference: _Optional[_Iterable[float]] = ..., percentile_counts: _Optional[_Iterable[int]] = ...) -> None: ...

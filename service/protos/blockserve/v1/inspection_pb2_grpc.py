@@ -45,6 +45,16 @@ class ModelInspectionServiceStub:
                 request_serializer=service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.CompareParametersRequest.SerializeToString,
                 response_deserializer=service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.ParameterComparison.FromString,
                 _registered_method=True)
+        self.GetActivationSummary = channel.unary_unary(
+                '/blockserve.v1.ModelInspectionService/GetActivationSummary',
+                request_serializer=service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.GetActivationSummaryRequest.SerializeToString,
+                response_deserializer=service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.ActivationSummary.FromString,
+                _registered_method=True)
+        self.GetInputDrift = channel.unary_unary(
+                '/blockserve.v1.ModelInspectionService/GetInputDrift',
+                request_serializer=service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.GetInputDriftRequest.SerializeToString,
+                response_deserializer=service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.InputDrift.FromString,
+                _registered_method=True)
 
 
 class ModelInspectionServiceServicer:
@@ -65,6 +75,20 @@ class ModelInspectionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetActivationSummary(self, request, context):
+        """Statistics of every layer's output over the sampled requests of one loaded version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInputDrift(self, request, context):
+        """How far the sampled inputs of one loaded version have drifted from its reference inputs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelInspectionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +101,16 @@ def add_ModelInspectionServiceServicer_to_server(servicer, server):
                     servicer.CompareParameters,
                     request_deserializer=service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.CompareParametersRequest.FromString,
                     response_serializer=service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.ParameterComparison.SerializeToString,
+            ),
+            'GetActivationSummary': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetActivationSummary,
+                    request_deserializer=service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.GetActivationSummaryRequest.FromString,
+                    response_serializer=service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.ActivationSummary.SerializeToString,
+            ),
+            'GetInputDrift': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInputDrift,
+                    request_deserializer=service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.GetInputDriftRequest.FromString,
+                    response_serializer=service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.InputDrift.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +168,60 @@ class ModelInspectionService:
             '/blockserve.v1.ModelInspectionService/CompareParameters',
             service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.CompareParametersRequest.SerializeToString,
             service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.ParameterComparison.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetActivationSummary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/blockserve.v1.ModelInspectionService/GetActivationSummary',
+            service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.GetActivationSummaryRequest.SerializeToString,
+            service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.ActivationSummary.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInputDrift(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/blockserve.v1.ModelInspectionService/GetInputDrift',
+            service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.GetInputDriftRequest.SerializeToString,
+            service_dot_protos_dot_blockserve_dot_v1_dot_inspection__pb2.InputDrift.FromString,
             options,
             channel_credentials,
             insecure,
