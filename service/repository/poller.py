@@ -5,7 +5,7 @@ import threading
 from pathlib import Path
 
 from service.config import ConfigError, check_model_config, read_model_config
-from service.errors import FailedPrecondition, InvalidArgument
+from service.errors import FailedPrecondition, InvalidArgument, NotFound
 from service.protos.tensorflow_serving.config import model_server_config_pb2
 from service.repository.manager import ModelManager
 
@@ -56,7 +56,17 @@ class RepositoryPoller:
             m.name for m in config.model_config_list.config
         }
         if unready:
-            raise FailedPrecondition(f"models with no loadable version: {sorted(unready)}")
+            reasons = "; ".join(f"{name}: {self._why_unready(name)}" for name in sorted(unready))
+            raise FailedPrecondition(f"models with no loadable version: {reasons}")
+
+    def _why_unready(self, name: str) -> str:
+        """The newest version's error (retries may still be going on), or the base path's."""
+        try:
+            statuses = self._manager.status(name, None)
+        except NotFound as e:
+            return str(e)
+        errors = [s.error_message for s in statuses[::-1] if s.error_message]
+        return errors[0] if errors else "no version loaded"
 
     def _run(self) -> None:
         since_config = 0.0
@@ -68,7 +78,8 @@ class RepositoryPoller:
                 self._reread_config()
             if self._poll_seconds:
                 try:
-                    self._manager.reconcile()
+                    # Loads go on in the background: a slow one never delays the next poll.
+                    self._manager.reconcile(wait=False)
                 except Exception:
                     log.exception("polling the model folders failed")
 

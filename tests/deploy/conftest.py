@@ -75,6 +75,9 @@ CONTRACT: tuple[Metric, ...] = (
     _metric("blockserve_inflight_requests", "gauge", "protocol"),
     _metric("blockserve_model_version_available", "gauge", "model", "version"),
     _metric("blockserve_model_load_duration_seconds", "histogram", "model"),
+    _metric("blockserve_model_load_failures_total", "counter", "model"),
+    _metric("blockserve_model_versions_quarantined", "gauge", "model"),
+    _metric("blockserve_worker_restarts_total", "counter", "worker"),
     _metric("blockserve_build_info", "gauge", "version", "tensorflow_version", "python_version"),
     _metric("blockserve_model_parameters", "gauge", "model", "version", "kind"),
     *(

@@ -4,6 +4,7 @@ One server for the module, polling its model folders every 0.2 s and its config 
 Each test works on a model of its own, so their order does not matter.
 """
 
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from tests.service.conftest import (
     CALL_TIMEOUT,
+    ROOT,
     ServerProcess,
     copy_version,
     write_model_config,
@@ -223,3 +225,30 @@ def test_reload_config_request_adds_then_removes_a_model(repository: Repository)
     assert response.status.error_code == 0, response.status.error_message
     wait_until("the model is gone", lambda: statuses(server, "added_by_rpc") == {})
     assert available(server, "rolling", max(statuses(server, "rolling")))
+
+
+def test_a_base_path_one_level_too_high_is_named_once_in_the_log(tmp_path: Path) -> None:
+    # Issue 19: --model_base_path=exported (the parent of the model's folder) used to log only
+    # "serving..." and "worker started". The server never gets ready, so not ServerProcess.start.
+    exported = tmp_path / "exported"
+    for name in ("mlp", "chimera"):
+        (exported / name / "1").mkdir(parents=True)
+        (exported / name / "1" / "saved_model.pb").write_bytes(b"")  # never loaded
+    flags = ["--model_name=mlp", f"--model_base_path={exported}"]
+    server = ServerProcess([*flags, "--file_system_poll_wait_seconds=0.1"], tmp_path / "log")
+    expected = (
+        f"WARNING service.repository.manager: model mlp has no version to serve: no version "
+        f"folders under {exported}: expected {exported}/<numeric version>/saved_model.pb; it "
+        f"holds models' folders: did you mean {exported / 'mlp'}?"
+    )
+    with server.log_path.open("ab") as log:
+        server.process = subprocess.Popen(
+            server.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until("the warning is logged", lambda: expected in server.log_path.read_text())
+        time.sleep(1)  # ten more polls
+        assert server.log_path.read_text().count(expected) == 1, server.log_tail()
+        assert server.rest("GET", "/readyz").status == 503
+    finally:
+        server.stop()
