@@ -113,6 +113,11 @@ class ServerConfig:
     """The flags given that mean nothing here, with why (logged once at start-up)."""
     request_log_max_file_bytes: int = 64 << 20
     """A request-log file is closed for the next one past this size."""
+    activation_sample_rate: float = 0.01
+    activation_max_samples_per_second: float = 20.0
+    enable_exact_batching: bool = True
+    large_request_bytes: int = 1 << 20
+    """Requests this large go to a worker of their own (the large-request lane); 0: none."""
 
 
 def read_text_proto(path: str, message: Message, what: str) -> Message:
@@ -354,6 +359,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
         "tensorflow_inter_op_parallelism",
         "tensorflow_session_parallelism",
         "max_concurrent_requests",
+        "large_request_bytes",
         "num_load_threads",
         "num_unload_threads",
         "max_num_load_retries",
@@ -364,6 +370,12 @@ def _check_numbers(args: argparse.Namespace) -> None:
     ):
         if getattr(args, name) < 0:
             raise ConfigError(f"--{name} must be 0 or more, got {getattr(args, name)}")
+    if not 0 <= args.activation_sample_rate <= 1:
+        raise ConfigError(
+            f"--activation_sample_rate must be between 0 and 1, got {args.activation_sample_rate}"
+        )
+    if args.activation_max_samples_per_second < 0:
+        raise ConfigError("--activation_max_samples_per_second must be 0 or more")
     if not 0 <= args.per_process_gpu_memory_fraction <= 1:
         raise ConfigError(
             "--per_process_gpu_memory_fraction must be between 0 and 1, got "

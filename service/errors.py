@@ -82,3 +82,13 @@ class ModelError(ServingError):
 
 class RequestTooLarge(ResourceExhausted):
     """A request body or message over the size limit."""
+
+
+class WorkerDied(Unavailable):
+    """A TensorFlow worker process ended while it held this call (a crash, a signal, the OOM
+    killer): the evidence that the call's model version may be what killed it."""
+
+    def __init__(self, message: str, how: str) -> None:
+        super().__init__(message)
+        self.how = how
+        """How the worker ended: 'was killed by SIGABRT', 'exited with status 1', ..."""

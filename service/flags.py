@@ -416,6 +416,36 @@ def _add_own_flags(group: argparse._ArgumentGroup) -> None:
         help="file holding a token that HandleReloadConfigRequest must carry "
         "(gRPC metadata `authorization: Bearer TOKEN`)",
     )
+    _boolean_adder(group)(
+        "--enable_exact_batching",
+        True,
+        "run requests that wait together for one version and signature in one looped "
+        "TensorFlow call that computes each on its own: answers bit for bit their own calls' "
+        "(checked per signature at load), coupled models included (default true)",
+    )
+    flag(
+        "--activation_sample_rate",
+        type=float,
+        default=0.01,
+        help="live insight: the share of requests run a second time, after their answer went, "
+        "through an instrumented call that yields every layer's output, for activation "
+        "statistics and input drift; 0 turns it off (default 0.01)",
+    )
+    flag(
+        "--activation_max_samples_per_second",
+        type=float,
+        default=20.0,
+        help="live insight: sampled requests per second per version and worker at most, so "
+        "that heavy traffic costs a bounded share of a core (default 20)",
+    )
+    flag(
+        "--large_request_bytes",
+        type=int,
+        default=1 << 20,
+        help="requests of this many bytes or more go to a TensorFlow worker of their own, so "
+        "that small requests never wait behind one (one more process); 0: no such lane "
+        "(default 1 MiB)",
+    )
     flag(
         "--num_workers",
         type=int,

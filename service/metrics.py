@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 from service import __version__
+from service.insight.metrics import InsightCollector
 from service.inspection.samples import parameter_samples
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 UNKNOWN_MODEL = "__unknown__"
 """The `model` label of requests naming a model that is not served: keeps series bounded."""
+ALL_MODELS = "__all__"
+"""The `model` label of requests about no one model: GET /v1/models, the V2 repository index."""
 
 
 PARAMETER_STATISTICS = ("l2_norm", "mean", "std", "min", "max")
@@ -110,6 +113,19 @@ class Metrics:
             buckets=LOAD_BUCKETS,
             registry=r,
         )
+        self.load_failures = Counter(
+            "blockserve_model_load_failures",
+            "Failed attempts to load a model version: each retry that fails counts again.",
+            ["model"],
+            registry=r,
+        )
+        self.quarantined = Gauge(
+            "blockserve_model_versions_quarantined",
+            "Versions of a model not loaded because loading them killed a TensorFlow worker; "
+            "tried again once their files change or the model config is reloaded.",
+            ["model"],
+            registry=r,
+        )
         self.build_info = Gauge(
             "blockserve_build_info",
             "Always 1; the labels say what is running.",
@@ -128,6 +144,28 @@ class Metrics:
             "blockserve_worker_restarts",
             "Times a worker process died and was started again with its versions.",
             ["worker"],
+            registry=r,
+        )
+        self.request_crashes = Counter(
+            "blockserve_request_crashes",
+            "TensorFlow worker processes that died while running a request for this version "
+            "(the worker is started again and the version keeps serving).",
+            ["model", "version"],
+            registry=r,
+        )
+        self.request_paths = Counter(
+            "blockserve_request_paths",
+            "Requests answered by each road of the TensorFlow call: single (a call of its own), "
+            "looped (exact batching: one call computing each request on its own), merged "
+            "(--enable_batching: rows shared with other requests).",
+            ["model", "version", "path"],
+            registry=r,
+        )
+        self.exact_batching = Gauge(
+            "blockserve_exact_batching",
+            "1 where a version's signature passed the load-time check that its looped call "
+            "gives each request its own call's bits, so exact batching serves it; else 0.",
+            ["model", "version", "signature"],
             registry=r,
         )
         self.rejected = Counter(
@@ -150,6 +188,9 @@ class Metrics:
             registry=r,
         )
 
+        self.insight = InsightCollector(max_parameter_series)
+        r.register(self.insight)
+
         self.parameters = Gauge(
             "blockserve_model_parameters",
             "Number of parameter values of a model version, by kind.",
@@ -171,6 +212,9 @@ class Metrics:
     def version_available(self, model: "LoadedVersion") -> None:
         version = str(model.version)
         self.available.labels(model.name, version).set(1)
+        for signature in model.signatures:
+            looped = signature in model.looped_signatures
+            self.exact_batching.labels(model.name, version, signature).set(int(looped))
         self.load_duration.labels(model.name).observe(model.load_seconds)
         summary = model.summary
         if summary is None:
@@ -188,6 +232,10 @@ class Metrics:
 
     def version_unavailable(self, name: str, version: int) -> None:
         self.available.labels(name, str(version)).set(0)
+        self.insight.remove(name, version)
+        for labels in list(self.exact_batching._metrics):
+            if labels[:2] == (name, str(version)):
+                self.exact_batching.remove(*labels)
         for kind in ("trainable", "non_trainable", "constant"):
             with contextlib.suppress(KeyError):
                 self.parameters.remove(name, str(version), kind)
@@ -198,3 +246,11 @@ class Metrics:
 
     def models_configured(self, names: list[str]) -> None:
         pass
+
+    # LoadFailureListener
+
+    def load_failed(self, name: str, version: int) -> None:
+        self.load_failures.labels(name).inc()
+
+    def versions_quarantined(self, name: str, count: int) -> None:
+        self.quarantined.labels(name).set(count)

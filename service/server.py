@@ -13,15 +13,20 @@ from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined
 from grpc_reflection.v1alpha import reflection
 
 from service.batching.params import read_batching_parameters
-from service.batching.router import Scheduler
 from service.config import ConfigError, ServerConfig, read_text_proto
+from service.console import console_routes
 from service.core.dataplane import DataPlane, Limits
+from service.errors import ServingError
+from service.grpc.forwarding import add_service, forwarding
 from service.grpc.inference import InferenceServicer
 from service.grpc.inspection import InspectionServicer
 from service.grpc.model_service import ModelServicer
 from service.grpc.prediction import PredictionServicer
+from service.grpc.profiler import SERVICE as PROFILER_SERVICE
 from service.grpc.profiler import ProfilerForwarder, reserve_port
 from service.health import NOT_SERVING, SERVING, HealthFollower
+from service.insight.refresh import refresh_forever
+from service.insight.settings import InsightSettings
 from service.metrics import Metrics
 from service.protos.blockserve.v1 import inspection_pb2, inspection_pb2_grpc, server_config_pb2
 from service.protos.inference import grpc_service_pb2, grpc_service_pb2_grpc
@@ -37,13 +42,18 @@ from service.repository.poller import RepositoryPoller
 from service.requestlog.logger import RequestLogger
 from service.rest.app import RestApi
 from service.rest.cors import cors
+from service.rest.insight import InsightRoutes
 from service.rest.v2 import V2Rest
 from service.runtime.options import RuntimeOptions
 from service.v2.repository import ModelRepository
 from service.work_limits import GrpcTurns, rest_turns
+from service.workers import channel
+from service.workers.crashes import Named, RequestCrashes
 from service.workers.loaded import LoadedVersion
 from service.workers.pool import WorkerPool
 from service.workers.process import WorkerSettings
+from service.workers.routes import RoutePublisher
+from service.workers.settings import ServingSettings
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +162,20 @@ class BlockServer:
                 profiler_port=self._profiler_port,
             ),
             self.metrics,
+            ServingSettings(
+                max_request_bytes=config.max_request_bytes,
+                max_rows_per_request=config.max_rows_per_request,
+                tensor_content=config.enable_serialization_as_tensor_content,
+                exact_batching=config.enable_exact_batching,
+                merge_rows=config.enable_batching,
+                batching=self._batching,
+                per_model_batching=config.enable_per_model_batching_parameters,
+                load_threads=config.num_load_threads,
+                insight=InsightSettings(
+                    config.activation_sample_rate, config.activation_max_samples_per_second
+                ),
+            ),
+            config.large_request_bytes,
         )
         self.grpc_port = 0
         self.rest_port = 0
@@ -162,18 +186,19 @@ class BlockServer:
         loading = asyncio.run_coroutine_threadsafe(self.pool.load(name, version, path), self._loop)
         return LoadedVersion(self.pool, loading.result(), path, self._loop)
 
+    def _served_version(self, named: Named) -> int | None:
+        """The version a request's model spec names now (latest, label), or None."""
+        try:
+            with self.manager.lease(*named).lease() as model:
+                return model.version
+        except ServingError:
+            return None
+
     async def start(self) -> None:
         """Open both ports, then start the workers and load the models in the background."""
         config = self.config
         self._loop = asyncio.get_running_loop()
         self._health = health_aio.HealthServicer()
-        scheduler = Scheduler(
-            config.enable_batching,
-            self._batching,
-            self.metrics,
-            config.max_queued_requests,
-            config.enable_per_model_batching_parameters,
-        )
         self.manager = ModelManager(
             self._load,
             config.allow_version_labels_for_unavailable_models,
@@ -192,11 +217,16 @@ class BlockServer:
         )
         for listener in (
             self.metrics,
-            scheduler,
+            RoutePublisher(self.pool, self.manager.model_configs, self._loop),
             HealthFollower(self._health, self.manager),
             self.request_log,
         ):
             self.manager.subscribe(listener)
+        self.pool.crashes = RequestCrashes(
+            lambda model, version: self.metrics.request_crashes.labels(model, version).inc(),
+            self._served_version,
+            self.manager.note_serving_problem,
+        )
         self.poller = RepositoryPoller(
             self.manager,
             config.file_system_poll_wait_seconds,
@@ -205,7 +235,7 @@ class BlockServer:
         )
         self.core = DataPlane(
             self.manager,
-            scheduler,
+            self.pool,
             self.metrics,
             Limits(
                 config.max_rows_per_request,
@@ -213,6 +243,7 @@ class BlockServer:
                 config.max_concurrent_requests,
                 config.enable_signature_method_name_check,
             ),
+            config.max_queued_requests,
         )
         self.repository = ModelRepository(
             self.manager, self.poller, self._models, self._admin_token
@@ -225,6 +256,9 @@ class BlockServer:
         # Configured now, so that readiness waits for the models while the workers start.
         self.manager.configure(self._models)
         self._loading = asyncio.create_task(self._start_serving())
+        self._insight_metrics = asyncio.create_task(
+            refresh_forever(self.pool.versions, self.pool.insight, self.metrics.insight)
+        )
 
     async def _start_serving(self) -> None:
         try:
@@ -251,30 +285,38 @@ class BlockServer:
         self._profiler = ProfilerForwarder(self._profiler_port) if self._profiler_port else None
         if self._profiler is not None:
             self._grpc.add_generic_rpc_handlers([self._profiler.handler()])
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        add_service(
+            self._grpc,
+            prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server,
             PredictionServicer(
                 self.core,
                 config.max_request_bytes,
                 config.enable_serialization_as_tensor_content,
                 self.request_log,
             ),
-            self._grpc,
+            {"Predict": forwarding(self.core, channel.PREDICT, "predict", self.request_log)},
         )
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(
             ModelServicer(self.core, self.poller, self._admin_token), self._grpc
         )
         inspection_pb2_grpc.add_ModelInspectionServiceServicer_to_server(
-            InspectionServicer(self.core), self._grpc
+            InspectionServicer(self.core, self.core.insight), self._grpc
         )
-        grpc_service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(self.core, self.repository, lambda: self.draining), self._grpc
+        add_service(
+            self._grpc,
+            grpc_service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server,
+            InferenceServicer(self.core, self.repository, lambda: self.draining),
+            {"ModelInfer": forwarding(self.core, channel.MODEL_INFER, "model_infer", None)},
         )
         health = ()
         if config.enable_grpc_healthcheck_service:
             health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)
             health = (health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,)
+        # The profiler's service is listed by name; its messages stay TensorFlow's (the front
+        # forwards them unparsed), so a client describes it from TensorFlow's own protos.
+        profiler = (PROFILER_SERVICE,) if self._profiler is not None else ()
         reflection.enable_server_reflection(
-            (*SERVICES, *health, reflection.SERVICE_NAME), self._grpc
+            (*SERVICES, *health, *profiler, reflection.SERVICE_NAME), self._grpc
         )
         for service in SERVICES:  # they answer as soon as the port is open
             await self._health.set(service, SERVING)
@@ -315,9 +357,11 @@ class BlockServer:
                 config.max_request_bytes,
                 config.rest_api_timeout_in_ms / 1000,
                 lambda: self.draining,
-            ).routes(),
+            ).routes()
+            + console_routes(self._admin_token),
             self.manager.model_names,
             self.request_log,
+            InsightRoutes(self.core.insight, self.core.call).routes(),
         )
         # By cleanup the grace period has been spent waiting for requests in flight: what
         # remains gets a second to finish writing its response (aiohttp's default is 60).
@@ -353,6 +397,7 @@ class BlockServer:
         while self.core.inflight and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         await self._grpc.stop(max(0.0, deadline - time.monotonic()))
+        self._insight_metrics.cancel()
         if self._profiler is not None:
             await self._profiler.close()
         if self._profiler_hold is not None:

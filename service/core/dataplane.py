@@ -4,25 +4,28 @@ Every API call of both protocols goes through here; metrics and errors wrap each
 """
 
 import asyncio
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from google.protobuf.message import Message
 
-from service.batching.router import Scheduler
+from service.batching.scheduler import DirectScheduler
 from service.config import MODEL_NAME
+from service.core.signatures import choose_signature
 from service.core.types import (
     Classification,
     Metadata,
     ModelQuery,
-    Prediction,
     Regression,
     Served,
 )
-from service.core.validation import check_inputs, fits_declared_shapes
 from service.errors import (
+    DeadlineExceeded,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -31,12 +34,41 @@ from service.errors import (
     ServingError,
     Unavailable,
 )
+from service.insight.merge import merge_insight
 from service.metrics import UNKNOWN_MODEL, Children, Metrics
 from service.protos.blockserve.v1 import inspection_pb2
 from service.repository.lease import ServedVersion
 from service.repository.manager import ModelManager, VersionStatus
-from service.runtime.signature import CLASSIFY, DEFAULT_SIGNATURE, PREDICT, REGRESS, Signature
+from service.runtime.signature import CLASSIFY, REGRESS, Signature
+from service.workers import channel
 from service.workers.loaded import LoadedVersion
+from service.workers.pool import WorkerPool
+
+log = logging.getLogger(__name__)
+
+_NO_HEADER = (UNKNOWN_MODEL, "", "", 0.0, 0.0, 0, "")
+"""The header of a request no worker answered."""
+
+
+async def _within(future: "asyncio.Future[Any]", timeout: float) -> Any:
+    try:
+        return await asyncio.wait_for(future, timeout)
+    except TimeoutError:
+        raise DeadlineExceeded(f"the request took longer than {timeout * 1000:.0f} ms") from None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A forwarded request's answer: `body` is the encoded answer when `code` is OK, else the
+    error's message; `extra` is the protocol's (a V2 REST binary header length, REST calls'
+    request-log messages)."""
+
+    code: str
+    body: bytes | str
+    extra: Any = None
+    model: str = UNKNOWN_MODEL
+    error: ServingError | None = None
+    """The front's own error, where the front refused the request (REST maps some apart)."""
 
 
 @dataclass(frozen=True)
@@ -66,15 +98,27 @@ class DataPlane:
     """One implementation of Predict, Classify, Regress, MultiInference, metadata and status."""
 
     def __init__(
-        self, manager: ModelManager, scheduler: Scheduler, metrics: Metrics, limits: Limits
+        self,
+        manager: ModelManager,
+        pool: WorkerPool,
+        metrics: Metrics,
+        limits: Limits,
+        max_queued_requests: int,
     ) -> None:
         self._manager = manager
-        self._scheduler = scheduler
+        self._pool = pool
+        self._scheduler = DirectScheduler(metrics, max_queued_requests)
         self._metrics = metrics
         self._inflight_gauge = Children(metrics.inflight)
         self._requests = Children(metrics.requests)
         self._durations = Children(metrics.request_duration)
+        self._queue_durations = Children(metrics.queue_duration)
+        self._inference_durations = Children(metrics.inference_duration)
+        self._batch_sizes = Children(metrics.batch_size)
+        self._paths = Children(metrics.request_paths)
         self._limits = limits
+        self._max_forwarded = max_queued_requests
+        self._forwarded = 0
         self._draining = False
         self._inflight = 0
 
@@ -101,15 +145,7 @@ class DataPlane:
         inflight = self._inflight_gauge(protocol)
         inflight.inc()
         try:
-            if self._draining:
-                self._metrics.rejected.labels(protocol, "shutting_down").inc()
-                raise Unavailable("the server is shutting down")
-            if 0 < self._limits.max_concurrent_requests < self._inflight:
-                # REST gets here before reading the body, so a flood cannot fill memory.
-                raise ResourceExhausted(
-                    f"{self._inflight - 1} requests are in flight, the most this server takes "
-                    "at once; try again later"
-                )
+            self._admit(protocol)
             yield tally
         except ServingError as e:
             code = e.code
@@ -135,31 +171,105 @@ class DataPlane:
 
     # -- inference ----------------------------------------------------------------------------
 
-    async def predict(
+    async def forward(
         self,
-        tally: Tally,
-        query: ModelQuery,
-        inputs: dict[str, np.ndarray],
-        output_filter: list[str],
-        deadline: float | None,
-    ) -> Prediction:
-        served = self._lease(tally, query)
-        with served.lease() as model:
-            signature = self._signature(model, query)
-            tally.served(model, signature.name)
-            outputs = _output_filter(model.name, signature, output_filter)
-            check_inputs(
-                model.name, signature, inputs, model.facts, self._limits.max_rows_per_request
+        kind: str,
+        method: str,
+        protocol: str,
+        body: bytes | None,
+        route: object = None,
+        deadline: float | None = None,
+        *,
+        prepare: Callable[[], Awaitable[tuple[object, bytes]]] | None = None,
+        timeout: float | None = None,
+        log: bool = False,
+    ) -> Reply:
+        """A request whose bytes a worker decodes, checks, runs and encodes: the switchboard's
+        road. Here only admission, the worker's pick and the accounting from its header.
+
+        `prepare` gives the route and body after admission (REST reads its body then);
+        `timeout` bounds the wait for the worker (REST; gRPC cancels on its own deadline)."""
+        started = time.perf_counter()
+        self._inflight += 1
+        inflight = self._inflight_gauge(protocol)
+        inflight.inc()
+        header: tuple = _NO_HEADER
+        named = UNKNOWN_MODEL
+        code = "INTERNAL"
+        reply = Reply(code, "internal error; see the server log")
+        try:
+            self._admit(protocol)
+            if prepare is not None:
+                route, body = await prepare()
+            assert body is not None
+            if self._forwarded >= self._max_forwarded:
+                raise ResourceExhausted(
+                    f"{self._forwarded} requests are waiting for TensorFlow; try again later"
+                )
+            for attempt in range(2):
+                self._forwarded += 1
+                try:
+                    future = self._pool.forward(
+                        kind, len(body), route, body, time.monotonic(), deadline, log
+                    )
+                    if timeout is None:
+                        code, answer, extra, header = await future
+                    else:
+                        code, answer, extra, header = await _within(future, timeout)
+                finally:
+                    self._forwarded -= 1
+                if code != channel.UNRESOLVED:
+                    break
+                # The worker's table has no version for it: the repository says why, in
+                # TensorFlow Serving's words; or, where one became available meanwhile, again.
+                named = header[0]
+                _check_name(extra[0])
+                self._manager.lease(*extra).release()
+                if attempt:
+                    raise Unavailable(f"model {extra[0]!r} is being loaded or unloaded; try again")
+            reply = Reply(code, answer, extra, header[0])
+        except ServingError as e:
+            if isinstance(e, ResourceExhausted):
+                reason = "too_large" if isinstance(e, RequestTooLarge) else "overloaded"
+                self._metrics.rejected.labels(protocol, reason).inc()
+            model = named if named != UNKNOWN_MODEL else header[0]
+            reply = Reply(e.code, str(e), None, model, e)
+        except asyncio.CancelledError:
+            reply = Reply("CANCELLED", "", None, header[0])
+            raise
+        except Exception:
+            log.exception("unexpected error forwarding a %s request", method)
+            reply = Reply("INTERNAL", "internal error; see the server log", None, header[0])
+        finally:
+            self._inflight -= 1
+            inflight.dec()
+            self._account(reply, header, method, protocol, started)
+        return reply
+
+    def _account(
+        self, reply: Reply, header: tuple, method: str, protocol: str, started: float
+    ) -> None:
+        _, version, signature, queued, seconds, rows, path = header
+        model = reply.model
+        self._requests(model, version, signature, method, protocol, reply.code).inc()
+        self._durations(model, version, method, protocol).observe(time.perf_counter() - started)
+        if path:
+            self._pool.used(model, version)
+            self._queue_durations(model, version).observe(queued)
+            self._inference_durations(model, version, signature).observe(seconds)
+            self._batch_sizes(model, version).observe(rows)
+            self._paths(model, version, path).inc()
+
+    def _admit(self, protocol: str) -> None:
+        if self._draining:
+            self._metrics.rejected.labels(protocol, "shutting_down").inc()
+            raise Unavailable("the server is shutting down")
+        if 0 < self._limits.max_concurrent_requests < self._inflight:
+            # REST gets here before reading the body, so a flood cannot fill memory.
+            raise ResourceExhausted(
+                f"{self._inflight - 1} requests are in flight, the most this server takes "
+                "at once; try again later"
             )
-            result = await self._scheduler.run(
-                model,
-                signature.name,
-                inputs,
-                outputs,
-                deadline,
-                fits_declared_shapes(signature, inputs),
-            )
-            return Prediction(Served(model.name, model.version, signature.name), result)
 
     async def classify(
         self, tally: Tally, query: ModelQuery, examples: list[bytes], deadline: float | None
@@ -263,6 +373,15 @@ class DataPlane:
                 )
             return await target.compare(base_dir, base_version)
 
+    async def insight(
+        self, kind: str, name: str, version: int | None, label: str | None
+    ) -> Message:
+        """A version's live insight (activations or drift), merged over the workers."""
+        _check_name(name)
+        with self._manager.lease(name, version, label).lease() as model:
+            key = (model.name, model.version)
+        return merge_insight(kind, await self._pool.insight(key, kind))
+
     def signature_of(self, tally: Tally, query: ModelQuery) -> Signature:
         """The signature a query will use: REST decodes JSON by its input dtypes."""
         with self._lease(tally, query).lease() as model:
@@ -281,41 +400,7 @@ class DataPlane:
         return served
 
     def _signature(self, model: LoadedVersion, query: ModelQuery, method: str = "") -> Signature:
-        name = query.signature or DEFAULT_SIGNATURE
-        signature = model.signatures.get(name)
-        if signature is None:
-            # TensorFlow Serving's codes: FAILED_PRECONDITION for Predict, INVALID_ARGUMENT for
-            # Classify and Regress (HTTP 400 both).
-            missing = InvalidArgument if method else FailedPrecondition
-            raise missing(
-                f"model {model.name!r} version {model.version} has no signature {name!r}; "
-                f"it has {sorted(model.signatures)}"
-            )
-        if method and not _serves(signature, method, self._limits.signature_method_name_check):
-            raise InvalidArgument(
-                f"signature {name!r} of model {model.name!r} has method "
-                f"{signature.method_name!r} and outputs {sorted(signature.outputs)}; "
-                f"this call needs {method!r}"
-            )
-        return signature
-
-
-# TF2 exports give every signature the predict method, so TensorFlow Serving (unless told
-# --enable_signature_method_name_check) takes a predict signature whose outputs fit the call.
-METHOD_OUTPUTS = {
-    CLASSIFY: ({"classes"}, {"scores"}, {"classes", "scores"}),
-    REGRESS: ({"outputs"},),
-}
-
-
-def _serves(signature: Signature, method: str, strict: bool) -> bool:
-    if signature.method_name == method:
-        return True
-    return (
-        not strict
-        and signature.method_name == PREDICT
-        and set(signature.outputs) in METHOD_OUTPUTS[method]
-    )
+        return choose_signature(model, query, method, self._limits.signature_method_name_check)
 
 
 def _check_name(name: str) -> None:
@@ -335,18 +420,6 @@ def _summary_of(model: LoadedVersion) -> inspection_pb2.ParameterSummary:
             f"{model.summary_problem}"
         )
     return model.summary
-
-
-def _output_filter(model: str, signature: Signature, names: list[str]) -> tuple[str, ...]:
-    unknown = sorted(set(names) - set(signature.outputs))
-    if unknown:
-        raise InvalidArgument(
-            f"model {model!r} signature {signature.name!r} has no output {unknown}; "
-            f"outputs are {sorted(signature.outputs)}"
-        )
-    if len(set(names)) != len(names):
-        raise InvalidArgument(f"output_filter names an output twice: {names}")
-    return tuple(names)
 
 
 def _text(value: object) -> str:

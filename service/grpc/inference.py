@@ -7,7 +7,8 @@ import grpc
 
 from service.core.dataplane import DataPlane, Tally
 from service.errors import InvalidArgument, NotFound
-from service.grpc.status import answer, deadline
+from service.grpc.status import answer
+from service.metrics import ALL_MODELS
 from service.protos.inference import grpc_service_pb2 as pb
 from service.protos.inference import grpc_service_pb2_grpc
 from service.v2 import calls, messages
@@ -54,19 +55,9 @@ class InferenceServicer(grpc_service_pb2_grpc.GRPCInferenceServiceServicer):
 
         return await answer(context, self._core, "model_metadata", work)
 
-    async def ModelInfer(self, request, context: grpc.aio.ServicerContext):
-        async def work(tally: Tally):
-            decoded = messages.infer_request(request)
-            prediction = await calls.infer(self._core, tally, decoded, deadline(context))
-            served = prediction.served
-            return messages.infer_response(
-                decoded, served.model, served.version, prediction.outputs
-            )
-
-        return await answer(context, self._core, "model_infer", work)
-
     async def RepositoryIndex(self, request, context: grpc.aio.ServicerContext):
         async def work(tally: Tally):
+            tally.model = ALL_MODELS
             _one_repository(request.repository_name)
             response = pb.RepositoryIndexResponse()
             for entry in self._repository.index(request.ready):

@@ -1,4 +1,5 @@
-"""tensorflow.serving.PredictionService over the data plane."""
+"""tensorflow.serving.PredictionService over the data plane; Predict itself crosses the front
+as bytes (service.grpc.forwarding)."""
 
 import grpc
 
@@ -29,23 +30,6 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._max_bytes = max_request_bytes
         self._tensor_content = tensor_content
         self._log = request_log
-
-    async def Predict(self, request, context: grpc.aio.ServicerContext):
-        async def work(tally: Tally):
-            inputs = convert.predict_inputs(request, self._max_bytes)
-            prediction = await self._core.predict(
-                tally,
-                convert.query(request.model_spec),
-                inputs,
-                list(request.output_filter),
-                deadline(context),
-            )
-            response = convert.predict_response(prediction, self._tensor_content)
-            if self._log.enabled:
-                self._log.predict(request, response)
-            return response
-
-        return await answer(context, self._core, "predict", work)
 
     async def Classify(self, request, context: grpc.aio.ServicerContext):
         async def work(tally: Tally):

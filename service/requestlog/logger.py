@@ -7,12 +7,11 @@ import time
 from collections.abc import Callable, Iterable
 from functools import partial
 
-import numpy as np
 from google.protobuf.message import Message
 
-from service.core.types import Classification, Prediction, Regression
+from service.core.types import Classification, Regression
 from service.metrics import Metrics
-from service.protos.tensorflow_serving.apis import model_pb2, prediction_log_pb2
+from service.protos.tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 from service.protos.tensorflow_serving.config import model_server_config_pb2
 from service.requestlog import rest_calls
 from service.requestlog.sampling import ModelLogging, model_logging
@@ -97,8 +96,28 @@ class RequestLogger:
     # -- calls --------------------------------------------------------------------------------
     # Each first draws, so that a call not sampled costs a dict lookup and a random number.
 
-    def predict(self, request: Message, response: Message) -> None:
-        self._grpc("predict_log", request.model_spec.name, request, response, response.model_spec)
+    def predict_bytes(self, name: str, request: bytes, response: bytes) -> None:
+        """A Predict that crossed the front as bytes: parsed on the writer thread, if drawn."""
+        settings = self._draw(name)
+        if settings is not None:
+            self._queue_predict(settings, request, response)
+
+    def sampled(self, name: str) -> bool:
+        """Draw for a REST predict before it runs: the worker then returns its call as the
+        PredictRequest and PredictResponse it stands for (`rest_predict_bytes`)."""
+        return self.enabled and self._draw(name) is not None
+
+    def rest_predict_bytes(self, name: str, request: bytes, response: bytes) -> None:
+        settings = self._models.get(name)
+        if settings is not None:
+            self._queue_predict(settings, request, response)
+
+    def _queue_predict(self, settings: ModelLogging, request: bytes, response: bytes) -> None:
+        def messages() -> tuple[Message, Message, model_pb2.ModelSpec]:
+            parsed = predict_pb2.PredictResponse.FromString(response)
+            return predict_pb2.PredictRequest.FromString(request), parsed, parsed.model_spec
+
+        self._queue(settings, "predict_log", len(request) + len(response), messages)
 
     def classify(self, request: Message, response: Message) -> None:
         name = request.model_spec.name
@@ -111,14 +130,6 @@ class RequestLogger:
         name = request.tasks[0].model_spec.name
         spec = response.results[0].model_spec
         self._grpc("multi_inference_log", name, request, response, spec)
-
-    def rest_predict(self, inputs: dict[str, np.ndarray], prediction: Prediction) -> None:
-        """A REST predict, logged as the PredictRequest and PredictResponse it stands for."""
-        settings = self._draw(prediction.served.model)
-        if settings is not None:
-            size = sum(a.nbytes for a in (*inputs.values(), *prediction.outputs.values()))
-            messages = partial(rest_calls.predict, inputs, prediction)
-            self._queue(settings, "predict_log", size, messages)
 
     def rest_classify(self, examples: list[bytes], result: Classification) -> None:
         settings = self._draw(result.served.model)

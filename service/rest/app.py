@@ -12,7 +12,7 @@ from google.protobuf import json_format
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service import messages
-from service.core.dataplane import DataPlane, Tally
+from service.core.dataplane import DataPlane, Reply, Tally
 from service.core.types import ModelQuery
 from service.errors import (
     DeadlineExceeded,
@@ -21,9 +21,10 @@ from service.errors import (
     ServingError,
 )
 from service.inspection import to_json
-from service.metrics import Metrics
+from service.metrics import ALL_MODELS, Metrics
 from service.requestlog.logger import RequestLogger
 from service.rest import codec
+from service.workers import channel
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,13 @@ def http_status(error: ServingError) -> int:
     if isinstance(error, RequestTooLarge):
         return 413
     return HTTP_STATUS.get(error.code, 500)
+
+
+def reply_status(reply: Reply) -> int:
+    """The HTTP status of a forwarded request's error."""
+    if reply.error is not None:
+        return http_status(reply.error)
+    return HTTP_STATUS.get(reply.code, 500)
 
 
 async def read_body(request: web.Request, max_bytes: int) -> bytes:
@@ -93,6 +101,7 @@ class RestApi:
         extra_routes: Sequence[web.RouteDef] = (),
         model_names: Callable[[], list[str]] | None = None,
         request_log: RequestLogger | None = None,
+        model_routes: Sequence[web.RouteDef] = (),
     ) -> None:
         self._core = core
         self._log = request_log
@@ -102,6 +111,7 @@ class RestApi:
         self._timeout = timeout_seconds
         self._metrics_paths = metrics_paths
         self._extra_routes = extra_routes  # other APIs on this port (the V2 protocol's)
+        self._model_routes = model_routes  # more resources under /v1/models (live insight)
         self.draining = False
 
     def application(self) -> web.Application:
@@ -111,6 +121,7 @@ class RestApi:
         for path in self._metrics_paths:
             app.router.add_get(path, self.metrics)
         app.router.add_route("*", "/v1/models", self.list_models)
+        app.router.add_routes(self._model_routes)
         app.router.add_route("*", "/v1/models/{tail:.*}", self.models)
         app.router.add_routes(self._extra_routes)
         app.router.add_route("*", "/{tail:.*}", self.unknown_path)
@@ -150,7 +161,7 @@ class RestApi:
                 states[name] = proto_json(messages.status_response(statuses)).get(
                     "model_version_status", []
                 )
-            tally.model, tally.version = Tally().model, ""  # a request of no one model
+            tally.model, tally.version = ALL_MODELS, ""  # a request of no one model
             return json_response({"models": names, "model_version_status": states})
 
     async def models(self, request: web.Request) -> web.Response:
@@ -169,6 +180,8 @@ class RestApi:
             allowed = "GET"
         if request.method != allowed:
             return json_response({"error": f"use {allowed} for this resource"}, 405)
+        if verb == "predict":
+            return await self._forward_predict(request, match)
         started = time.monotonic()
         try:
             with self._core.call(method, "rest") as tally:
@@ -188,6 +201,33 @@ class RestApi:
             log.exception("unexpected error in %s %s", request.method, request.path)
             return json_response({"error": "internal error; see the server log"}, 500)
 
+    async def _forward_predict(self, request: web.Request, match: re.Match[str]) -> web.Response:
+        """:predict crosses the front as bytes: a worker parses, checks, runs and encodes."""
+        started = time.monotonic()
+        name = match["name"]
+        log = self._log is not None and self._log.sampled(name)
+
+        async def prepare() -> tuple[object, bytes]:
+            query = _query(match)
+            body = await read_body(request, self._max_bytes)
+            return (query.name, query.version, query.label), body
+
+        reply = await self._core.forward(
+            channel.REST_PREDICT,
+            "predict",
+            "rest",
+            None,
+            deadline=started + self._timeout,
+            prepare=prepare,
+            timeout=self._timeout,
+            log=log,
+        )
+        if reply.code != "OK":
+            return json_response({"error": reply.body}, reply_status(reply))
+        if log and reply.extra is not None:
+            self._log.rest_predict_bytes(reply.model, *reply.extra[1])  # type: ignore[union-attr]
+        return web.Response(body=reply.body, content_type="application/json")
+
     async def _dispatch(
         self,
         request: web.Request,
@@ -197,6 +237,8 @@ class RestApi:
         resource: str | None,
         deadline: float,
     ) -> web.Response:
+        if query.name in self._model_names():  # a bad request to a served model counts as its
+            tally.model = query.name
         if verb is not None:
             if verb not in VERBS:
                 raise InvalidArgument(f"unknown verb {verb!r}; use one of {', '.join(VERBS)}")
@@ -230,16 +272,6 @@ class RestApi:
             raise InvalidArgument("compare needs ?base=VERSION, the version to compare against")
         comparison = await self._core.compare_parameters(tally, query, int(base))
         return _json_text(to_json(comparison))
-
-    async def _predict(
-        self, tally: Tally, query: ModelQuery, body: dict[str, Any], deadline: float
-    ) -> web.Response:
-        signature = self._core.signature_of(tally, query)
-        inputs, rows = codec.predict_inputs(body, signature)
-        prediction = await self._core.predict(tally, query, inputs, [], deadline)
-        if self._log is not None and self._log.enabled:
-            self._log.rest_predict(inputs, prediction)
-        return json_response(codec.predict_response(prediction.outputs, rows))
 
     async def _classify(
         self, tally: Tally, query: ModelQuery, body: dict[str, Any], deadline: float

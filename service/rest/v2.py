@@ -24,12 +24,14 @@ from service.errors import (
     ServingError,
     Unavailable,
 )
+from service.metrics import ALL_MODELS
 from service.rest import codec
-from service.rest.app import http_status, json_response, read_body
+from service.rest.app import http_status, json_response, read_body, reply_status
 from service.v2 import calls, http_body
 from service.v2.metadata import server_metadata
 from service.v2.repository import ModelRepository, load_base_path
 from service.v2.request import SIGNATURE_PARAMETER, model_query
+from service.workers import channel
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ class V2Rest:
             return _error(405, f"use {allowed} for this resource")
         name, version = match["name"], match["version"] or ""
         if verb == "infer":
-            return await self._call("model_infer", self._infer(request, name, version))
+            return await self._infer(request, name, version)
         signature = request.query.get(SIGNATURE_PARAMETER, "")
         query = model_query(name, version, signature) if _valid(version) else None
 
@@ -108,36 +110,35 @@ class V2Rest:
             return await self._call("model_ready", ready)
         return await self._call("model_metadata", describe)
 
-    def _infer(
-        self, request: web.Request, name: str, version: str
-    ) -> Callable[[Tally], Awaitable[web.Response]]:
-        async def work(tally: Tally) -> web.Response:
-            started = time.monotonic()
-            body = await read_body(request, self._max_bytes)
-            header_length = request.headers.get(http_body.HEADER_LENGTH)
-            decoded = http_body.infer_request(name, version, body, header_length)
-            timeout = self._timeout
-            if decoded.timeout_seconds is not None:
-                timeout = min(timeout, decoded.timeout_seconds)
-            prediction = await asyncio.wait_for(
-                calls.infer(self._core, tally, decoded, started + timeout),
-                max(0.0, started + timeout - time.monotonic()),
-            )
-            served = prediction.served
-            payload, length = http_body.infer_response(
-                decoded, served.model, served.version, prediction.outputs
-            )
-            if length is None:
-                return web.Response(body=payload, content_type="application/json")
-            return web.Response(
-                body=payload,
-                headers={
-                    http_body.HEADER_LENGTH: str(length),
-                    "Content-Type": "application/octet-stream",
-                },
-            )
+    async def _infer(self, request: web.Request, name: str, version: str) -> web.Response:
+        """Infer crosses the front as bytes: a worker decodes, checks, runs and encodes."""
+        started = time.monotonic()
 
-        return work
+        async def prepare() -> tuple[object, bytes]:
+            body = await read_body(request, self._max_bytes)
+            return (name, version, request.headers.get(http_body.HEADER_LENGTH)), body
+
+        reply = await self._core.forward(
+            channel.REST_INFER,
+            "model_infer",
+            "rest",
+            None,
+            deadline=started + self._timeout,
+            prepare=prepare,
+            timeout=self._timeout,
+        )
+        if reply.code != "OK":
+            return _error(reply_status(reply), str(reply.body))
+        length = reply.extra[0] if reply.extra else None
+        if length is None:
+            return web.Response(body=reply.body, content_type="application/json")
+        return web.Response(
+            body=reply.body,
+            headers={
+                http_body.HEADER_LENGTH: str(length),
+                "Content-Type": "application/octet-stream",
+            },
+        )
 
     # -- repository ---------------------------------------------------------------------------
 
@@ -151,6 +152,7 @@ class V2Rest:
         loop = asyncio.get_running_loop()
 
         async def index(tally: Tally) -> web.Response:
+            tally.model = ALL_MODELS
             body = await read_body(request, self._max_bytes)
             parsed = codec.parse_body(body) if body.strip() else {}
             ready_only = parsed.get("ready", False)

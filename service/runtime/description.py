@@ -30,6 +30,8 @@ class VersionDescription:
     load_seconds: float
     platform: str = "tensorflow"
     """"tensorflow" for a SavedModel, "tensorflow_lite" for a model.tflite."""
+    looped_signatures: tuple[str, ...] = ()
+    """The signatures whose looped call passed the load-time check: exact batching serves them."""
 
     def signatures(self) -> dict[str, Signature]:
         defs = get_model_metadata_pb2.SignatureDefMap.FromString(self.signature_defs)
@@ -41,7 +43,9 @@ class VersionDescription:
         return inspection_pb2.ParameterSummary.FromString(self.summary)
 
 
-def describe(model: "ModelVersion | TfLiteVersion") -> VersionDescription:
+def describe(
+    model: "ModelVersion | TfLiteVersion", looped_signatures: tuple[str, ...] = ()
+) -> VersionDescription:
     defs = get_model_metadata_pb2.SignatureDefMap()
     for name, signature in model.signatures.items():
         defs.signature_def[name].CopyFrom(signature.definition)
@@ -54,4 +58,5 @@ def describe(model: "ModelVersion | TfLiteVersion") -> VersionDescription:
         summary_problem=model.summary_problem,
         load_seconds=model.load_seconds,
         platform=model.platform,
+        looped_signatures=looped_signatures,
     )

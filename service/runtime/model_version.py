@@ -79,6 +79,16 @@ class ModelVersion:
             log.warning("no parameter summary for %s version %d: %s", name, version, e)
         self.load_seconds = time.perf_counter() - started
 
+    @property
+    def function_signatures(self) -> Any | None:
+        """A TF2 SavedModel's loaded signature functions (`.signatures`); None for TF1."""
+        return None if isinstance(self._loaded, GraphSession) else self._loaded
+
+    @property
+    def signature_calls(self) -> dict[str, Callable[[dict[str, np.ndarray]], dict[str, Any]]]:
+        """Each signature's direct call, named inputs to output tensors."""
+        return self._calls
+
     def run(
         self, signature: str, inputs: dict[str, np.ndarray], outputs: tuple[str, ...]
     ) -> dict[str, np.ndarray]:

@@ -32,6 +32,7 @@ class LoadedVersion:
         self.summary_problem = description.summary_problem
         self.load_seconds = description.load_seconds
         self.platform = description.platform
+        self.looped_signatures = frozenset(description.looped_signatures)
         self._key = (self.name, self.version)
         self._pool = pool
         self._loop = loop
