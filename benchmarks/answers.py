@@ -87,20 +87,44 @@ def exactness(
     requests sent alone, then `bursts` times EXACT_BURST one-row requests at once (the 32
     reference rows, each its own request, in turn), which is when a server that merges
     requests into one TensorFlow call does so."""
+    return summary(
+        {str(rows): (alone[rows], reference.one_call[rows]) for rows in ROWS},
+        burst_answers(server, single_rows, reference.each_row_alone, bursts),
+    )
+
+
+Pair = tuple[np.ndarray, np.ndarray]
+"""A server's answer and the in-process call's answer it must equal bit for bit."""
+
+
+def burst_answers(
+    server: ServerProcess, single_rows: list[bytes], each_row_alone: np.ndarray, bursts: int
+) -> list[Pair]:
+    """`bursts` times EXACT_BURST one-row requests in flight at once (`single_rows` in turn),
+    each answer paired with its row's own in-process call (`each_row_alone[i : i + 1]`; a
+    coupled model's scalar answer is read as that one value)."""
     burst = [i % len(single_rows) for i in range(EXACT_BURST)]
-    checked = [(alone[rows], reference.one_call[rows]) for rows in ROWS]
+    checked = []
     for _ in range(bursts):
         answers = server.predict_concurrently([single_rows[i] for i in burst])
-        checked += [
-            (answer_array(server, answer), reference.each_row_alone[i : i + 1])
-            for i, answer in zip(burst, answers, strict=True)
-        ]
-    equal = [bool(np.array_equal(y, ref)) for y, ref in checked]
+        for i, answer in zip(burst, answers, strict=True):
+            expected = each_row_alone[i : i + 1]
+            checked.append((answer_array(server, answer).reshape(expected.shape), expected))
+    return checked
+
+
+def summary(alone: dict[str, Pair], concurrent: list[Pair]) -> dict[str, Any]:
+    """The exactness record: requests sent alone (by rows), and requests sent at once."""
+    checked = [*alone.values(), *concurrent]
+    equal = [y.shape == ref.shape and bool(np.array_equal(y, ref)) for y, ref in checked]
     return {
-        "alone": {str(rows): equal[i] for i, rows in enumerate(ROWS)},
-        "concurrent_calls": len(checked) - len(ROWS),
-        "concurrent_differing": equal[len(ROWS) :].count(False),
-        "max_abs_difference": max(float(np.max(np.abs(y - ref))) for y, ref in checked),
+        "alone": {rows: equal[i] for i, rows in enumerate(alone)},
+        "concurrent_calls": len(concurrent),
+        "concurrent_differing": equal[len(alone) :].count(False),
+        "max_abs_difference": max(
+            float(np.max(np.abs(y - ref))) if y.shape == ref.shape else float("inf")
+            for y, ref in checked
+        ),
         "equal_share": round(sum(equal) / len(equal), 4),
         "exact": all(equal),
     }

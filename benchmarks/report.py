@@ -9,6 +9,7 @@ from typing import Any
 
 BLOCKSERVE = {
     "blockserve_default": "default",
+    "blockserve_no_exact": "exact batching off",
     "blockserve_batching": "batching",
     "blockserve_workers_2": "2 workers",
     "blockserve_v2": "default, V2",
@@ -20,6 +21,10 @@ FRONT_RSS_LIMIT_MIB = 100
 """'The front small (tens of MB)'."""
 LOAD_SHARE = "0.5"
 """The open-loop arrival rate (share of the floor's capacity) of the p99-under-load target."""
+EXACT_ON, EXACT_OFF = "blockserve_default", "blockserve_no_exact"
+"""blockserve with exact batching (default flags) and without (--enable_exact_batching=false)."""
+HEAD_OF_LINE_P99_MS = 50
+"""Small requests' p99 while a large one is served (the issue's old figure: 2,613 ms)."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,55 @@ def targets(results: dict[str, Any]) -> list[Target]:
             ),
         ]
         found += [_target(key, name, measured, bound) for name, measured, bound in rows]
-    return found
+    return found + _batching_targets(results)
+
+
+def _batching_targets(results: dict[str, Any]) -> list[Target]:
+    """The targets of exact batching on the coupled model, and of head-of-line blocking: of
+    blockserve with default flags, against itself with exact batching off where a ratio."""
+    coupled = results.get("coupled", {})
+    on, off = coupled.get(EXACT_ON), coupled.get(EXACT_OFF)
+    rows = []
+    if on and off:
+        rows += [
+            (
+                "chimera req/s, 1 row, 64 streams: exact batching on / off",
+                _ratio(on["best"]["ok_per_second"], off["best"]["ok_per_second"]),
+                ">= 1.1",
+            ),
+            (
+                "chimera TensorFlow worker CPU per request: exact batching on / off "
+                "(one call a request)",
+                _ratio(_worker_cpu(on["best"]), _worker_cpu(off["best"])),
+                "<= 0.4",
+            ),
+        ]
+    if on:
+        rows.append(
+            (
+                "chimera answers bit-exact under 64 concurrent requests, exact batching on (share)",
+                on["exactness"]["equal_share"],
+                ">= 1",
+            )
+        )
+    blocking = results.get("head_of_line")
+    if blocking:
+        large = blocking["best"]["large"]
+        rows.append(
+            (
+                f"small requests' p99 while a {large['request_bytes'] / 1e6:.0f} MB REST predict "
+                "is served, ms",
+                blocking["best"]["during_large"]["p99_ms"],
+                f"<= {HEAD_OF_LINE_P99_MS}",
+            )
+        )
+    return [_target(EXACT_ON, name, measured, bound) for name, measured, bound in rows]
+
+
+def _worker_cpu(best: dict[str, Any]) -> float | None:
+    """CPU ms per request of the TensorFlow workers (the lane apart: one-row requests never
+    go there)."""
+    return best["cpu_ms_per_ok_by_process"].get("workers")
 
 
 def _cell(value: float | None, digits: int = 0) -> str:
@@ -202,8 +255,9 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"## blockserve benchmark ({meta['mode']}, {meta['finished']})",
         "",
-        f"{meta['cpu_count']} CPUs; load average (1 min) {meta['load_average_start'][0]:.2f} "
-        f"at the start, {meta['load_average_end'][0]:.2f} at the end. Best of "
+        f"{meta['cpu_count']} CPUs; load average (1, 5, 15 min) "
+        f"{_load(meta['load_average_start'])} at the start, {_load(meta['load_average_end'])} "
+        "at the end (the issue asks for nothing else running on the machine). Best of "
         f"{settings['repeats']} interleaved rounds; h2load {settings['duration']} s per run, "
         f"{settings['connections']} connection x {settings['streams']} streams; sequential "
         f"latency over {settings['latency_calls']} calls, one row. CPU is the whole process "
@@ -227,6 +281,8 @@ def markdown(results: dict[str, Any]) -> str:
     for key, reason in results.get("peers_not_run", {}).items():
         lines.append(f"| {key}: not run ({reason}) | | | | | | | | |")
     lines += ["", *_open_loop_lines(results), "", *_workers_lines(results)]
+    lines += ["", *_exact_batching_lines(results), "", *_coupled_lines(results)]
+    lines += ["", *_rest_lines(results), "", *_head_of_line_lines(results)]
     signature = results["signature_call"]
     baseline = results["memory_baseline"]
     bare = results["floor"]
@@ -297,6 +353,123 @@ def _open_loop_lines(results: dict[str, Any]) -> list[str]:
                 f"| {_cell(run.get('p50_ms'), 2)} | {_cell(run.get('p99_ms'), 2)} "
                 f"| {_cell(run.get('p99_9_ms'), 2)} | {_cell(run.get('cpu_ms_per_ok'), 3)} |"
             )
+    return lines
+
+
+def _load(load: list[float]) -> str:
+    return ", ".join(f"{x:.2f}" for x in load)
+
+
+def _by_process(cpu: dict[str, float]) -> str:
+    """CPU ms per request of the front / the TensorFlow workers."""
+    return f"{_cell(cpu.get('front'), 3)} / {_cell(cpu.get('workers'), 3)}"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _exact_batching_lines(results: dict[str, Any]) -> list[str]:
+    """mlp at 64 streams with exact batching on and off."""
+    on, off = (results["servers"].get(k) for k in (EXACT_ON, EXACT_OFF))
+    if on is None or off is None:
+        return []
+    lines = [
+        "Exact batching on mlp (gRPC Predict, 1 row, 64 streams): the looped share is the "
+        "fastest run's requests answered in a looped call (`blockserve_request_paths_total`).",
+        "",
+        "| blockserve | exact | req/s, 1 row | CPU ms/request | front / workers CPU ms/request "
+        "| looped share |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for server in (on, off):
+        b = server["best"]
+        lines.append(
+            f"| {server['title']} | {_exact_cell(server['exactness'])} "
+            f"| {_cell(b['ok_per_second_rows_1'])} | {_cell(b['cpu_ms_per_ok_rows_1'], 3)} "
+            f"| {_by_process(b.get('cpu_ms_per_ok_by_process_rows_1', {}))} "
+            f"| {_share(b.get('looped_share_rows_1'))} |"
+        )
+    rate = _ratio(on["best"]["ok_per_second_rows_1"], off["best"]["ok_per_second_rows_1"])
+    cpu = _ratio(on["best"]["cpu_ms_per_ok_rows_1"], off["best"]["cpu_ms_per_ok_rows_1"])
+    lines += ["", f"On / off: {_cell(rate, 2)}x the rate, {_cell(cpu, 2)}x the CPU per request."]
+    return lines
+
+
+def _coupled_lines(results: dict[str, Any]) -> list[str]:
+    """chimera (coupled rows) at 64 streams with exact batching on and off."""
+    coupled = results.get("coupled")
+    if not coupled:
+        return []
+    lines = [
+        "Coupled model: chimera (one scalar for a whole call, so never merged), gRPC Predict, "
+        "1 row, 64 streams. *Exact*: the reference row alone and 64 one-row requests at once, "
+        "each answer bit for bit its row's own in-process call. CPU by process: the front, and "
+        "the TensorFlow worker.",
+        "",
+        "| blockserve | exact | req/s | p50 / p99 ms | CPU ms/request | front / workers CPU "
+        "ms/request | looped share |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for record in coupled.values():
+        b = record["best"]
+        lines.append(
+            f"| {record['title']} | {_exact_cell(record['exactness'])} "
+            f"| {_cell(b['ok_per_second'])} | {_cell(b['p50_ms'], 1)} / {_cell(b['p99_ms'], 1)} "
+            f"| {_cell(b['cpu_ms_per_ok'], 3)} | {_by_process(b['cpu_ms_per_ok_by_process'])} "
+            f"| {_share(b['looped_share'])} |"
+        )
+    return lines
+
+
+def _rest_lines(results: dict[str, Any]) -> list[str]:
+    """mlp over REST JSON, against the same server's gRPC Predict."""
+    rest = results.get("rest_json")
+    if not rest:
+        return []
+    b = rest["best"]
+    grpc = best(results, rest["server"], "ok_per_second_rows_1")
+    return [
+        f"REST JSON: `POST /v1/models/{rest['model']}:predict`, a one-row "
+        '`{"instances": [...]}` body, h2load over HTTP/1.1 with '
+        f"{rest['connections']} connections, one request in flight on each; OK answers are the "
+        "200s. No other server here has REST.",
+        "",
+        "| server | exact | req/s, 1 row | p50 / p99 ms | CPU ms/request | front / workers CPU "
+        "ms/request | / its gRPC Predict req/s |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        f"| {rest['title']}, REST JSON | {_exact_cell(rest['exactness'])} "
+        f"| {_cell(b['ok_per_second'])} | {_cell(b['p50_ms'], 1)} / {_cell(b['p99_ms'], 1)} "
+        f"| {_cell(b['cpu_ms_per_ok'], 3)} | {_by_process(b['cpu_ms_per_ok_by_process'])} "
+        f"| {_cell(_ratio(b['ok_per_second'], grpc), 2)} |",
+    ]
+
+
+def _head_of_line_lines(results: dict[str, Any]) -> list[str]:
+    """Small requests' latency with and without one large request in flight."""
+    blocking = results.get("head_of_line")
+    if not blocking:
+        return []
+    best_round = blocking["best"]
+    large = best_round["large"]
+    lines = [
+        f"Head of line: one-row gRPC Predicts of mlp at {blocking['rate']:.0f} req/s from a "
+        f"process of their own, alone and while one REST predict of {large['rows']:,} rows "
+        f"({large['request_bytes'] / 1e6:.1f} MB of JSON) is served: it answered "
+        f"{large['status']} in {large['seconds']:.1f} s; calls by worker "
+        f"{large['worker_calls']} (the lane is the last worker). Best of "
+        f"{len(blocking['rounds'])} rounds by p99 during the large request.",
+        "",
+        "| small requests | calls | p50 ms | p99 ms | max ms | not OK |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, key in (("alone", "without_large"), ("during the large request", "during_large")):
+        m = best_round[key]
+        not_ok = sum(n for code, n in m["codes"].items() if code != "OK")
+        lines.append(
+            f"| {name} | {m['calls']:,} | {_cell(m['p50_ms'], 2)} | {_cell(m['p99_ms'], 2)} "
+            f"| {_cell(m['max_ms'], 2)} | {not_ok} |"
+        )
     return lines
 
 

@@ -4,10 +4,10 @@
 
 Exports the seed models (or reuses --models-dir), installs the peers' venvs when missing
 (`benchmarks.peers.venvs`; never with --smoke, which uses cached ones only), starts every server of
-the exported `mlp` at once (blockserve with default flags, with --enable_batching=true and with
---num_workers=2; the naive server; the threaded and the asyncio floor; MLServer with adaptive
-batching off and on; Triton through PyTriton), and measures them one at a time while the others
-sit idle:
+the exported `mlp` at once (blockserve with default flags, with --enable_exact_batching=false,
+with --enable_batching=true and with --num_workers=2; the naive server; the threaded and the
+asyncio floor; MLServer with adaptive batching off and on; Triton through PyTriton), and measures
+them one at a time while the others sit idle:
 
 - the answer check: every server's answers to the reference requests against the SavedModel's
   own in-process call, bit for bit, alone and with 64 requests in flight (`benchmarks.answers`);
@@ -18,7 +18,14 @@ sit idle:
 - a concurrency sweep for the latency-against-throughput plot;
 - open-loop runs: one-row requests at fixed rates, shares of the floor's measured capacity;
 - resident memory of each process once every model is loaded, against
-  `benchmarks.memory_baseline`.
+  `benchmarks.memory_baseline`;
+- the coupled model: chimera at 64 streams, one row a request, on blockserve with exact batching
+  on (default) and off (`benchmarks.coupled`), with each process's CPU and the looped share from
+  /metrics; and mlp over REST JSON on blockserve with default flags (`benchmarks.rest_json`);
+- head-of-line blocking: small requests' latency while one large REST predict is served
+  (`benchmarks.head_of_line`).
+
+The load average is printed at the start and at the end, and recorded.
 
 A peer that cannot be installed, started or measured is left out with one line saying why; the
 run goes on. Writes OUT/latest.json, OUT/latest.md and OUT/latency_throughput.png (OUT defaults
@@ -42,7 +49,18 @@ from typing import Any
 
 import grpc
 
-from benchmarks import exported, h2load, report, servers, wire, wire_v2
+from benchmarks import (
+    coupled,
+    exported,
+    h2load,
+    head_of_line,
+    report,
+    rest_json,
+    servers,
+    under_load,
+    wire,
+    wire_v2,
+)
 from benchmarks.answers import (
     EXACT_BURST,
     ROWS,
@@ -86,6 +104,15 @@ class Settings:
     open_loop_duration: float
     open_loop_repeats: int
     exact_bursts: int
+    rest_connections: int
+    """HTTP/1.1 connections of the REST JSON row, one request in flight on each."""
+    head_of_line_rows: int
+    """Rows of mlp in the large REST predict of the head-of-line measurement."""
+    head_of_line_rate: float
+    """Small requests per second sent meanwhile."""
+    head_of_line_quiet: float
+    """Seconds of small requests alone, for the latency without the large one."""
+    head_of_line_repeats: int
 
 
 FULL = Settings(
@@ -103,6 +130,11 @@ FULL = Settings(
     open_loop_duration=6,
     open_loop_repeats=2,
     exact_bursts=3,
+    rest_connections=64,
+    head_of_line_rows=150_000,
+    head_of_line_rate=200,
+    head_of_line_quiet=5,
+    head_of_line_repeats=2,
 )
 SMOKE = replace(
     FULL,
@@ -118,6 +150,9 @@ SMOKE = replace(
     open_loop_duration=1,
     open_loop_repeats=1,
     exact_bursts=1,
+    head_of_line_rows=8_000,
+    head_of_line_quiet=2,
+    head_of_line_repeats=1,
 )
 
 
@@ -162,6 +197,18 @@ def build_workload(work: Path) -> Workload:
     return Workload(requests, request_files, bodies, single_rows, missing)
 
 
+@dataclass(frozen=True)
+class MoreWork:
+    """The requests and reference answers of the rows beyond mlp over gRPC."""
+
+    coupled: coupled.CoupledWorkload
+    coupled_reference: Reference
+    rest: rest_json.RestWorkload
+    reference: Reference
+    small_request_file: Path
+    """A one-row Predict of mlp, serialized: the head-of-line probe's small request."""
+
+
 def python_json(module: str, *args: str, timeout: float = 600) -> dict[str, Any]:
     """Run `python -m module args` and read the JSON it prints last."""
     done = subprocess.run(
@@ -186,41 +233,6 @@ def sequential_latency(server: ServerProcess, work: Workload, settings: Settings
         f"--warm-up={settings.latency_warm_up}",
         f"--method={server.spec.method}",
     )
-
-
-def throughput(
-    server: ServerProcess,
-    others: list[ServerProcess],
-    body: Path,
-    ok_body_bytes: int,
-    load: h2load.Load,
-    log: Path,
-) -> dict[str, Any]:
-    """One h2load run with the CPU time of the server's process tree, the idle servers' CPU
-    time and, for blockserve, its own count of answers by status."""
-    h2load.warm_up(server.predict_url, body, load)
-    codes_before = server.predict_codes() if server.spec.has_rest else None
-    cpu_before = server.cpu_seconds()
-    idle_before = sum(o.cpu_seconds() for o in others)
-    load_average = os.getloadavg()[0]
-    result = h2load.measure(server.predict_url, body, ok_body_bytes, load, log)
-    cpu = server.cpu_seconds() - cpu_before
-    measured = asdict(result) | {
-        "rate": load.rate,
-        "load_average": round(load_average, 2),
-        "server_cpu_seconds": round(cpu, 3),
-        "server_cpu_ms_per_ok": round(1000 * cpu / result.ok, 4) if result.ok else None,
-        "idle_servers_cpu_seconds": round(sum(o.cpu_seconds() for o in others) - idle_before, 3),
-    }
-    if codes_before is not None:
-        after = server.predict_codes()
-        delta = {c: after.get(c, 0) - codes_before.get(c, 0) for c in after}
-        measured["server_codes"] = {c: n for c, n in delta.items() if n}
-        # Streams open when h2load started or stopped may be answered OK unseen by h2load.
-        server_ok = delta.get("OK", 0)
-        measured["server_agrees"] = result.ok <= server_ok <= result.ok + 2 * load.streams
-    log.unlink(missing_ok=True)
-    return measured
 
 
 def negative_control(
@@ -262,6 +274,10 @@ def best_of(record: dict[str, Any]) -> dict[str, float | None]:
         "ok_per_second_rows_32": fastest[32]["ok_per_second"],
         "rows_per_second_rows_32": fastest[32]["ok_per_second"] * 32,
         "cpu_ms_per_ok_rows_1": min(cpu) if cpu else None,
+        "cpu_ms_per_ok_by_process_rows_1": under_load.summarize(runs[1])[
+            "cpu_ms_per_ok_by_process"
+        ],
+        "looped_share_rows_1": under_load.looped_share(fastest[1].get("request_paths", {})),
     }
 
 
@@ -283,10 +299,17 @@ def best_open_loop(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def server_specs(config: Path, models_dir: Path) -> list[ServerSpec]:
-    """blockserve's configurations (the last one driven over V2, as the peers are), the naive
-    server and both floors."""
+    """blockserve's configurations (default flags, exact batching off, request merging, two
+    workers, and default flags driven over V2 as the peers are), the naive server and both
+    floors."""
     return [
         servers.blockserve(config, "blockserve_default", "blockserve, default flags"),
+        servers.blockserve(
+            config,
+            "blockserve_no_exact",
+            "blockserve, --enable_exact_batching=false",
+            exact_batching=False,
+        ),
         servers.blockserve(
             config, "blockserve_batching", "blockserve, --enable_batching=true", batching=True
         ),
@@ -392,7 +415,7 @@ def measure_all(
     )
 
     def run_h2load(server: ServerProcess, rows: int, load: h2load.Load) -> dict[str, Any]:
-        return throughput(
+        return under_load.measure(
             server,
             lineup.others(server),
             work.bodies[server.spec.protocol][rows],
@@ -471,6 +494,53 @@ def measure_all(
     return records
 
 
+def measure_more(
+    lineup: Lineup, more: MoreWork, settings: Settings, logs: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The rows beyond mlp over gRPC, in interleaved rounds: chimera at 64 streams on blockserve
+    with exact batching on and off, and mlp over REST JSON on blockserve with default flags.
+    Each is checked first: the size of an OK answer, and exactness under 64 requests at once."""
+    by_key = {server.spec.key: server for server in lineup.running}
+    load = h2load.Load(settings.connections, settings.streams, settings.duration, settings.warm_up)
+    jobs = []
+    coupled_records = {}
+    for key, label in coupled.SERVERS.items():
+        server = by_key[key]
+        record = {"title": server.spec.title, "label": label, "model": coupled.MODEL}
+        record |= coupled.check(server, more.coupled, more.coupled_reference, settings.exact_bursts)
+        record["runs"] = []
+        coupled_records[key] = record
+        size = record["ok_body_bytes"]
+        jobs.append((record["runs"], server, more.coupled.body, size, load, coupled.MODEL))
+    server = by_key["blockserve_default"]
+    rest = {"server": server.spec.key, "title": server.spec.title, "model": rest_json.MODEL}
+    rest |= rest_json.check(server, more.rest, more.reference, settings.exact_bursts)
+    rest |= {"connections": settings.rest_connections, "runs": []}
+    rest_load = replace(load, connections=settings.rest_connections, streams=1, rest=True)
+    size = rest["ok_body_bytes"]
+    jobs.append((rest["runs"], server, more.rest.body_file, size, rest_load, rest_json.MODEL))
+    for round_ in range(settings.repeats):
+        # Alternate the order, as in the main rounds.
+        for runs, server, body, size, job_load, model in jobs[:: 1 if round_ % 2 == 0 else -1]:
+            log = logs / f"h2load-{server.spec.key}-{model}.log"
+            measured = under_load.measure(
+                server, lineup.others(server), body, size, job_load, log, model=model
+            )
+            runs.append(measured | {"round": round_})
+        print(
+            f"chimera and REST round {round_ + 1}/{settings.repeats}: "
+            + ", ".join(
+                f"{r['label']} {r['runs'][-1]['ok_per_second']:.0f} req/s"
+                for r in coupled_records.values()
+            )
+            + f"; REST {rest['runs'][-1]['ok_per_second']:.0f} req/s",
+            flush=True,
+        )
+    for record in (*coupled_records.values(), rest):
+        record["best"] = under_load.summarize(record["runs"])
+    return coupled_records, rest
+
+
 def floor_capacity(records: dict[str, dict[str, Any]]) -> float:
     """The faster floor's best one-row rate: what the open-loop rates are shares of."""
     rates = [r["best"]["ok_per_second_rows_1"] for r in records.values() if r["family"] == "floor"]
@@ -544,6 +614,7 @@ def benchmark(
 ) -> dict[str, Any]:
     started = time.time()
     load_start = os.getloadavg()
+    print(f"load average at the start: {_load_average(load_start)}", flush=True)
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     peer_specs, skipped = install_peers(peers, cache, models_dir, logs)
@@ -555,11 +626,33 @@ def benchmark(
         f"--calls={settings.signature_calls}",
     )
     reference = in_process_answers(signature)
+    more = MoreWork(
+        coupled=coupled.build_workload(logs),
+        coupled_reference=in_process_answers(
+            python_json(
+                "benchmarks.signature_call",
+                f"--model_dir={newest_version(models_dir, coupled.MODEL)}",
+                "--answers-only",
+            )
+        ),
+        rest=rest_json.build_workload(logs),
+        reference=reference,
+        small_request_file=work.request_files["tfs"][1],
+    )
     baseline = python_json("benchmarks.memory_baseline", f"--model_config_file={config}")
     print(f"in-process reference and memory baseline in {time.time() - started:.0f} s", flush=True)
     lineup = start(server_specs(config, models_dir) + peer_specs, work, logs, skipped)
     try:
         records = measure_all(lineup, work, reference, settings, logs)
+        coupled_records, rest = measure_more(lineup, more, settings, logs)
+        blocking = head_of_line.measure(
+            next(s for s in lineup.running if s.spec.key == "blockserve_default"),
+            more.small_request_file,
+            settings.head_of_line_rows,
+            settings.head_of_line_rate,
+            settings.head_of_line_quiet,
+            settings.head_of_line_repeats,
+        )
         control_server = lineup.running[0]
         control = negative_control(
             control_server,
@@ -572,6 +665,8 @@ def benchmark(
         stopping = time.monotonic()
         servers.stop_all(lineup.running)
         print(f"servers stopped in {time.monotonic() - stopping:.0f} s", flush=True)
+    load_end = os.getloadavg()
+    print(f"load average at the end: {_load_average(load_end)}", flush=True)
     results: dict[str, Any] = {
         "meta": {
             "mode": mode,
@@ -580,7 +675,7 @@ def benchmark(
             "seconds": round(time.time() - started, 1),
             "cpu_count": os.cpu_count(),
             "load_average_start": [round(x, 2) for x in load_start],
-            "load_average_end": [round(x, 2) for x in os.getloadavg()],
+            "load_average_end": [round(x, 2) for x in load_end],
             "model": MODEL,
             "models_dir": str(models_dir),
             "settings": asdict(settings),
@@ -597,10 +692,17 @@ def benchmark(
         "servers": records,
         "peers_not_run": skipped,
         "negative_control": control,
+        "coupled": coupled_records,
+        "rest_json": rest,
+        "head_of_line": blocking,
     }
     results["floor"] = report.floor(results)
     results["targets"] = report.as_dicts(report.targets(results))
     return results
+
+
+def _load_average(load: tuple[float, float, float]) -> str:
+    return f"{load[0]:.2f} (1 min), {load[1]:.2f} (5 min), {load[2]:.2f} (15 min)"
 
 
 def write(results: dict[str, Any], out: Path) -> str:

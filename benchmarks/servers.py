@@ -23,6 +23,9 @@ from benchmarks.wire_v2 import MODEL_INFER
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
+WORKER_MODULE = "service.workers.worker"
+PROCESS_ROLES = ("front", "workers", "lane", "other")
+"""What each process of a server's tree is, for its CPU time (see `cpu_seconds_by_process`)."""
 
 
 def free_port() -> int:
@@ -168,22 +171,50 @@ class ServerProcess:
         finally:
             connection.close()
 
-    def predict_codes(self) -> dict[str, float]:
-        """blockserve's count of gRPC Predict (or ModelInfer) answers by status, from /metrics."""
+    def http_post_json(self, path: str, body: bytes, timeout: float = 30) -> tuple[int, bytes]:
+        """One REST call on a connection of its own; the status and the body."""
+        connection = http.client.HTTPConnection(HOST, self.rest_port, timeout=timeout)
+        try:
+            connection.request("POST", path, body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def rest_predict_url(self, model: str) -> str:
+        """What h2load posts a REST predict of `model` to."""
+        return f"http://{HOST}:{self.rest_port}/v1/models/{model}:predict"
+
+    def metric_counts(self, name: str, by: str, **match: str) -> dict[str, float]:
+        """blockserve's /metrics: the samples of `name` whose labels include `match`, summed by
+        the value of label `by`."""
         status, body = self.http_get("/metrics")
         if status != 200:
             raise RuntimeError(f"{self.spec.title}: GET /metrics answered {status}")
-        codes: dict[str, float] = {}
+        counts: dict[str, float] = {}
         for family in text_string_to_metric_families(body.decode()):
             for sample in family.samples:
                 labels = sample.labels
-                if (
-                    sample.name == "blockserve_requests_total"
-                    and labels.get("method") == self.spec.metrics_method
-                    and labels.get("protocol") == "grpc"
-                ):
-                    codes[labels["code"]] = codes.get(labels["code"], 0) + sample.value
-        return codes
+                if sample.name == name and all(labels.get(k) == v for k, v in match.items()):
+                    counts[labels[by]] = counts.get(labels[by], 0) + sample.value
+        return counts
+
+    def predict_codes(self, protocol: str = "grpc") -> dict[str, float]:
+        """blockserve's count of Predict (or ModelInfer) answers by status, from /metrics:
+        gRPC's, or with `protocol` 'rest' the REST API's."""
+        method = self.spec.metrics_method if protocol == "grpc" else "predict"
+        return self.metric_counts(
+            "blockserve_requests_total", "code", method=method, protocol=protocol
+        )
+
+    def request_paths(self, model: str) -> dict[str, float]:
+        """blockserve's requests of `model` by the road of their TensorFlow call (single,
+        looped, merged), from /metrics."""
+        return self.metric_counts("blockserve_request_paths_total", "path", model=model)
+
+    def worker_calls(self) -> dict[str, float]:
+        """blockserve's calls sent to each worker process (by index; the lane is the last)."""
+        return self.metric_counts("blockserve_worker_calls_total", "worker")
 
     def _tree(self) -> list[psutil.Process]:
         """The server's process and all its descendants alive now."""
@@ -215,12 +246,29 @@ class ServerProcess:
     def cpu_seconds(self) -> float:
         """User plus system CPU time of the server's process tree: every thread of the server
         and of each live descendant (workers, Triton's backend stub, MLServer's workers)."""
-        total = 0.0
-        for process in self._tree():
-            with contextlib.suppress(psutil.NoSuchProcess):
+        return sum(self.cpu_seconds_by_process().values())
+
+    def cpu_seconds_by_process(self) -> dict[str, float]:
+        """The same, by the role of each process: 'front' (the server's own process),
+        'workers' (blockserve's TensorFlow workers), 'lane' (its worker for large requests)
+        and 'other' (any other descendant: a peer's workers, Triton's stub)."""
+        seconds = dict.fromkeys(PROCESS_ROLES, 0.0)
+        main, *children = self._tree()
+        for process in (main, *children):
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                role = "front" if process is main else self._role(process)
                 times = process.cpu_times()
-                total += times.user + times.system
-        return total
+                seconds[role] += times.user + times.system
+        return seconds
+
+    def _role(self, child: psutil.Process) -> str:
+        """A child's role, from its command line: blockserve starts each worker as
+        `-m service.workers.worker ... --index I`, the lane after the `--num_workers` others."""
+        argv = child.cmdline()
+        if WORKER_MODULE not in argv or "--index" not in argv:
+            return "other"
+        index = int(argv[argv.index("--index") + 1])
+        return "lane" if index >= max(1, self.spec.workers) else "workers"
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
@@ -271,11 +319,15 @@ def blockserve(
     batching: bool = False,
     workers: int = 0,
     protocol: str = "tfs",
+    exact_batching: bool = True,
 ) -> ServerSpec:
-    """blockserve serving every seed model; `batching` adds --enable_batching=true and
-    `workers` --num_workers (0: the server's default, which is one worker). `protocol` says
-    which gRPC API the benchmark drives: TensorFlow Serving's Predict or V2's ModelInfer."""
+    """blockserve serving every seed model; `batching` adds --enable_batching=true,
+    `workers` --num_workers (0: the server's default, which is one worker) and
+    `exact_batching` False --enable_exact_batching=false. `protocol` says which gRPC API the
+    benchmark drives: TensorFlow Serving's Predict or V2's ModelInfer."""
     flags = ["--enable_batching=true"] if batching else []
+    if not exact_batching:
+        flags.append("--enable_exact_batching=false")
     if workers:
         flags.append(f"--num_workers={workers}")
     return ServerSpec(

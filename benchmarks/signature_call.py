@@ -6,7 +6,9 @@ Loads the SavedModel as the naive server does and times `signatures["serving_def
 prebuilt tensor of 1 and of 256 rows, and on a NumPy row (conversion included). Also computes the
 reference answers of the exactness check, as base64 float32 bytes: output `y` for the benchmark's
 1 and 32 reference rows (`benchmarks.wire.reference_rows`), each set in one call, and for each of
-the 32 rows alone, one call a row. Prints JSON.
+the 32 rows alone, one call a row (a coupled model's scalar answer counts as that row's one
+value). With --answers-only, only the answers, for a model that is not timed (chimera). Prints
+JSON.
 """
 
 import argparse
@@ -46,18 +48,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--features", type=int, default=20)
     p.add_argument("--calls", type=int, default=2000)
     p.add_argument("--warm-up", type=int, default=100)
+    p.add_argument("--answers-only", action="store_true", help="the reference answers, no timing")
     args = p.parse_args(argv)
     signature = tf.saved_model.load(args.model_dir).signatures["serving_default"]
     rng = np.random.default_rng(0)
     result: dict[str, dict[str, Any]] = {}
-    for rows in (1, 256):
+    for rows in () if args.answers_only else (1, 256):
         x = tf.constant(rng.uniform(size=(rows, args.features)).astype(np.float32))
         call = lambda x=x: signature(x=x)  # noqa: E731
         result[f"rows_{rows}_ms"] = percentiles(call, args.calls, args.warm_up)
-    row = rng.uniform(size=(1, args.features)).astype(np.float32)
-    result["rows_1_numpy_input_ms"] = percentiles(
-        lambda: signature(x=row)["y"].numpy(), args.calls, args.warm_up
-    )
+    if not args.answers_only:
+        row = rng.uniform(size=(1, args.features)).astype(np.float32)
+        result["rows_1_numpy_input_ms"] = percentiles(
+            lambda: signature(x=row)["y"].numpy(), args.calls, args.warm_up
+        )
     answers = {}
     for rows in REFERENCE_ROWS:
         y = signature(x=tf.constant(reference_rows(rows, args.features)))["y"].numpy()
@@ -67,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         }
     rows = reference_rows(max(REFERENCE_ROWS), args.features)
     each = np.concatenate(
-        [signature(x=tf.constant(rows[i : i + 1]))["y"].numpy() for i in range(len(rows))]
+        [
+            np.atleast_1d(signature(x=tf.constant(rows[i : i + 1]))["y"].numpy())
+            for i in range(len(rows))
+        ]
     )
     answers["each_row_alone"] = {
         "shape": list(each.shape),

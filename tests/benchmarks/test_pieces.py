@@ -3,12 +3,14 @@
 Fast, so CI checks them on every run; the smoke run (`test_smoke.py`) checks the whole.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchmarks import report, wire, wire_v2
+from benchmarks import h2load, head_of_line, report, under_load, wire, wire_v2
+from benchmarks.answers import summary
 from benchmarks.h2load import log_latencies
 from benchmarks.peers.venvs import PeerUnavailable, PeerVenv
 
@@ -81,3 +83,81 @@ def test_a_target_needing_a_peer_that_did_not_run_is_not_run() -> None:
     assert report._target("x", "vs Triton", None, ">= 1").passed is None
     assert report._target("x", "front RSS", 71.4, "<= 100").passed is True
     assert report._target("x", "ratio", 0.33, ">= 0.8").passed is False
+
+
+def test_rest_load_is_http1_json_and_counts_its_200s_as_ok() -> None:
+    load = h2load.Load(64, 1, 6, 2, rest=True)
+    args = h2load.command("http://h/v1/models/mlp:predict", Path("b.json"), load, 6, None)
+    assert "--h1" in args and "--header=content-type: application/json" in args
+    assert not any("grpc" in a for a in args)
+    output = (
+        "finished in 2.00s, 10 req/s\n"
+        "requests: 20 total, 20 started, 20 done, 18 succeeded, 2 failed, 0 errored, 0 timeout\n"
+        "status codes: 18 2xx, 0 3xx, 2 4xx, 0 5xx\n"
+        "traffic: 5KB (5000) total, 1KB (1000) headers (space savings 0%), 4KB (4000) data\n"
+    )
+    # 4xx bodies are bytes too: over REST only the 200s count, whatever the bytes say.
+    assert h2load.result(load, output, 221, None).ok == 18
+    assert h2load.result(replace(load, rest=False), output, 100, None).ok == 18
+    assert h2load.result(replace(load, rest=False), output, 1000, None).ok == 4
+
+
+def run(ok_per_second: float, front: float, workers: float, paths: dict) -> dict:
+    return {
+        "ok_per_second": ok_per_second,
+        "latency_ms": {"p50": 1.0, "p99": 2.0},
+        "server_cpu_ms_per_ok": front + workers,
+        "server_cpu_ms_per_ok_by_process": {"front": front, "workers": workers},
+        "request_paths": paths,
+        "not_ok": 0,
+    }
+
+
+def test_summary_of_rounds_takes_the_fastest_rate_and_the_least_cpu_by_process() -> None:
+    best = under_load.summarize(
+        [run(100, 0.3, 0.2, {"single": 10}), run(200, 0.4, 0.1, {"single": 1, "looped": 3})]
+    )
+    assert best["ok_per_second"] == 200
+    assert best["cpu_ms_per_ok_by_process"] == {"front": 0.3, "workers": 0.1}
+    assert best["looped_share"] == 0.75
+    assert under_load.looped_share({}) is None
+
+
+def test_exact_batching_targets_compare_chimera_with_exact_batching_off() -> None:
+    def record(rate: float, workers: float) -> dict:
+        return {
+            "exactness": {"equal_share": 1.0},
+            "best": under_load.summarize([run(rate, 0.3, workers, {"looped": 1})]),
+        }
+
+    results = {
+        "coupled": {
+            "blockserve_default": record(2200, 0.03),
+            "blockserve_no_exact": record(2000, 0.1),
+        },
+        "head_of_line": {
+            "best": {"large": {"request_bytes": 61e6}, "during_large": {"p99_ms": 12.0}}
+        },
+    }
+    found = {t.target: t for t in report._batching_targets(results)}
+    assert len(found) == 4
+    rate, cpu, exact, blocking = found.values()
+    assert (rate.measured, rate.passed) == (1.1, True)
+    assert (cpu.measured, cpu.passed) == (0.3, True)
+    assert exact.passed and blocking.passed and "61 MB" in blocking.target
+
+
+def test_answers_compare_a_coupled_scalar_with_its_rows_own_call() -> None:
+    same, other = np.float32([0.5]), np.float32([0.25])
+    found = summary({"1": (same, same)}, [(same, same), (other, same), (same.reshape(()), same)])
+    assert found["alone"] == {"1": True}
+    assert (found["concurrent_calls"], found["concurrent_differing"]) == (3, 2)
+    assert found["exact"] is False
+
+
+def test_head_of_line_counts_only_the_calls_sent_while_the_large_one_was_in_flight() -> None:
+    calls = [[t, 10.0 * t, "OK"] for t in range(10)] + [[5.5, 1.0, "UNAVAILABLE"]]
+    during = head_of_line.latencies(calls, since=4, until=6)
+    assert during["calls"] == 4 and during["codes"] == {"OK": 3, "UNAVAILABLE": 1}
+    assert during["max_ms"] == 60.0
+    assert head_of_line.latencies(calls, since=20)["p99_ms"] is None

@@ -1,8 +1,9 @@
 """The benchmarks in smoke mode: they run end to end and write every result the README quotes.
 
 Benchmarks are not tests: nothing here asserts a time, a rate or a ratio, only that each code
-path ran (export, the servers, h2load, the open loop, the exactness check, parsing, the tables and
-plots) and left its results. The peers (MLServer, Triton) run only where their venvs are already
+path ran (export, the servers, h2load, the open loop, the exactness check, the coupled model with
+exact batching on and off, REST JSON, head-of-line blocking, parsing, the tables and plots) and
+left its results. The peers (MLServer, Triton) run only where their venvs are already
 cached, as smoke runs never install them: each is either measured or listed as not run, with why.
 """
 
@@ -17,6 +18,7 @@ from tests.conftest import ROOT
 
 SERVERS = {
     "blockserve_default",
+    "blockserve_no_exact",
     "blockserve_batching",
     "blockserve_workers_2",
     "blockserve_v2",
@@ -52,6 +54,9 @@ EXACTNESS_KEYS = {
 }
 OPEN_LOOP_KEYS = {"rate", "ok_per_second", "kept_up", "p50_ms", "p99_ms", "p99_9_ms"}
 TARGETS_PER_CONFIGURATION = 11
+BLOCKSERVE_CONFIGURATIONS = 5
+BATCHING_TARGETS = 4
+"""chimera's rate and worker CPU with exact batching on / off, its exactness, head of line."""
 BEST_KEYS = {
     "latency_p50_ms",
     "latency_p99_ms",
@@ -76,8 +81,19 @@ RUN_KEYS = {
     "ok_per_second",
     "latency_ms",
     "server_cpu_ms_per_ok",
+    "server_cpu_ms_per_ok_by_process",
     "idle_servers_cpu_seconds",
 }
+SUMMARY_KEYS = {
+    "ok_per_second",
+    "p50_ms",
+    "p99_ms",
+    "cpu_ms_per_ok",
+    "cpu_ms_per_ok_by_process",
+    "request_paths",
+    "looped_share",
+}
+HEAD_OF_LINE_KEYS = {"calls", "codes", "p50_ms", "p99_ms", "max_ms"}
 SOAK_KEYS = {
     "meta",
     "load",
@@ -120,7 +136,14 @@ def test_benchmark_smoke_run_writes_every_result(tmp_path: Path) -> None:
         "negative_control",
         "floor",
         "targets",
+        "coupled",
+        "rest_json",
+        "head_of_line",
     }
+    meta = results["meta"]
+    assert len(meta["load_average_start"]) == len(meta["load_average_end"]) == 3
+    assert "load average at the start: " in done.stdout
+    assert "load average at the end: " in done.stdout
     ran = set(results["servers"])
     assert ran - PEERS == SERVERS
     # Every peer was either measured or named with the reason it was not.
@@ -148,7 +171,35 @@ def test_benchmark_smoke_run_writes_every_result(tmp_path: Path) -> None:
     assert {"rows_1_ms", "rows_256_ms", "answers"} <= set(results["signature_call"])
     assert results["memory_baseline"]["loaded"] == 7
     assert results["floor"]["ok_per_second_rows_1_from"] in {"floor_threaded", "floor_asyncio"}
-    assert len(results["targets"]) == 4 * TARGETS_PER_CONFIGURATION
+    blockserve = results["servers"]["blockserve_default"]["best"]
+    assert blockserve["cpu_ms_per_ok_by_process_rows_1"]["front"] > 0
+    assert blockserve["cpu_ms_per_ok_by_process_rows_1"]["workers"] > 0
+    # The coupled model, with exact batching on and off: answers checked, paths counted.
+    assert set(results["coupled"]) == {"blockserve_default", "blockserve_no_exact"}
+    for key, record in results["coupled"].items():
+        assert record["model"] == "chimera", key
+        assert set(record["exactness"]) >= EXACTNESS_KEYS, key
+        assert record["exactness"]["concurrent_calls"] > 0, key
+        assert set(record["best"]) >= SUMMARY_KEYS, key
+        assert all(run["ok"] > 0 and run["server_agrees"] for run in record["runs"]), key
+        assert sum(record["best"]["request_paths"].values()) > 0, key
+    # Without exact batching no request is looped: what the looped share is compared with.
+    assert "looped" not in results["coupled"]["blockserve_no_exact"]["best"]["request_paths"]
+    rest = results["rest_json"]
+    assert rest["server"] == "blockserve_default" and rest["connections"] > 1
+    assert set(rest["best"]) >= SUMMARY_KEYS
+    assert set(rest["exactness"]) >= EXACTNESS_KEYS
+    assert all(run["ok"] > 0 and run["server_agrees"] for run in rest["runs"])
+    # One large REST predict answered in full while small requests were timed around it.
+    blocking = results["head_of_line"]["best"]
+    assert blocking["large"]["status"] == 200, blocking["large"]
+    assert blocking["large"]["rows_answered"] == blocking["large"]["rows"] > 0
+    for window in ("without_large", "during_large"):
+        assert set(blocking[window]) >= HEAD_OF_LINE_KEYS, window
+    assert blocking["without_large"]["calls"] > 0
+    assert len(results["targets"]) == (
+        BLOCKSERVE_CONFIGURATIONS * TARGETS_PER_CONFIGURATION + BATCHING_TARGETS
+    )
     peers_ran = {results["servers"][k]["family"] for k in ran & PEERS}
     for t in results["targets"]:
         needs_peer = "MLServer" in t["target"] and "mlserver" not in peers_ran
@@ -162,6 +213,8 @@ def test_benchmark_smoke_run_writes_every_result(tmp_path: Path) -> None:
     assert table.count(" pass |") + table.count(" **FAIL** |") + table.count(" not run |") >= len(
         results["targets"]
     )
+    for heading in ("Exact batching on mlp", "Coupled model: chimera", "REST JSON", "Head of line"):
+        assert heading in table, heading
     assert (tmp_path / "latency_throughput.png").stat().st_size > 0
 
 
