@@ -23,7 +23,7 @@ from benchmarks.wire_v2 import MODEL_INFER
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
-WORKER_MODULE = "service.workers.worker"
+WORKER_MODULE = "service.worker.main"
 PROCESS_ROLES = ("front", "workers", "lane", "other")
 """What each process of a server's tree is, for its CPU time (see `cpu_seconds_by_process`)."""
 
@@ -263,7 +263,7 @@ class ServerProcess:
 
     def _role(self, child: psutil.Process) -> str:
         """A child's role, from its command line: blockserve starts each worker as
-        `-m service.workers.worker ... --index I`, the lane after the `--num_workers` others."""
+        `-m service.worker.main ... --index I`, the lane after the `--num_workers` others."""
         argv = child.cmdline()
         if WORKER_MODULE not in argv or "--index" not in argv:
             return "other"

@@ -6,12 +6,12 @@ import os
 import signal
 import sys
 
-from service.config import ConfigError, parse
+from service.front.config import ConfigError, parse
 
 
 async def serve(argv: list[str] | None) -> int:
     config, models = parse(argv)
-    from service.server import BlockServer
+    from service.front.server import BlockServer
 
     server = BlockServer(config, models)
     await server.start()

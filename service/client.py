@@ -34,12 +34,12 @@ from service.protos.tensorflow_serving.apis import (
     predict_pb2,
     prediction_service_pb2_grpc,
 )
-from service.runtime.signature import (
+from service.shared.codecs.tensors import from_numpy, to_numpy
+from service.shared.signature import (
     DEFAULT_SIGNATURE,
     read_meta_graph,
     read_signatures,
 )
-from service.tensors import from_numpy, to_numpy
 
 
 class UsageError(Exception):

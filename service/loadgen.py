@@ -22,7 +22,7 @@ import grpc
 import numpy as np
 
 from service.protos.tensorflow_serving.apis import predict_pb2
-from service.tensors import from_numpy
+from service.shared.codecs.tensors import from_numpy
 
 PREDICT = "/tensorflow.serving.PredictionService/Predict"
 

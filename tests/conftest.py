@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from service.metrics import Metrics
-from service.runtime.options import RuntimeOptions
-from service.workers.loaded import LoadedVersion
-from service.workers.pool import WorkerPool
-from service.workers.process import WorkerSettings
+from service.front.metrics import Metrics
+from service.front.workers.loaded import LoadedVersion
+from service.front.workers.pool import WorkerPool
+from service.front.workers.process import WorkerSettings
+from service.shared.options import RuntimeOptions
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -4,7 +4,7 @@ Built from the graph the version already loaded, never by exporting anything aga
 - TF2: the signature's function usually only calls the model's function; its FunctionDef is
   rebuilt as a graph (function_def_to_graph) and pruned (WrappedFunction.prune) to fetch the
   layer tensors beside the outputs, then called with the same captured variables the signature
-  uses, by TensorFlow's eager execute as service.runtime.call does.
+  uses, by TensorFlow's eager execute as service.worker.runtime.call does.
 - TF1: the version's own Session runs a callable that fetches the layer tensors too.
 - TF Lite: an interpreter of its own with experimental_preserve_all_tensors, reading every
   operator's output after the invoke.
@@ -23,9 +23,9 @@ from tensorflow.python.eager import context, core, wrap_function
 from tensorflow.python.framework import function_def_to_graph
 
 from service.insight.layers import GraphLayers, find_layers
-from service.runtime.graph_session import GraphSession
-from service.runtime.signature import Signature
-from service.runtime.tflite import TFLITE_FILE
+from service.shared.signature import Signature
+from service.worker.runtime.graph_session import GraphSession
+from service.worker.runtime.tflite import TFLITE_FILE
 
 _CALLS = frozenset({"StatefulPartitionedCall", "PartitionedCall"})
 
@@ -120,7 +120,7 @@ def _input_names(fn: Any) -> list[str]:
 
 def _executor(pruned: Any, outputs: int) -> Callable[[list[Any]], list[tf.Tensor]]:
     """Call a pruned function straight through TensorFlow's eager execute (see
-    service.runtime.call: the ordinary __call__ costs several times as much)."""
+    service.worker.runtime.call: the ordinary __call__ costs several times as much)."""
     eager = context.context()
     eager.ensure_initialized()
     function = pruned._inference_function

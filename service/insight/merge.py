@@ -18,7 +18,7 @@ from service.insight.drift import score_state
 from service.insight.fetch import ACTIVATIONS
 from service.insight.moments import Moments
 from service.protos.blockserve.v1 import inspection_pb2
-from service.runtime.signature import DEFAULT_SIGNATURE
+from service.shared.signature import DEFAULT_SIGNATURE
 
 
 def merge_activation_summaries(parts: Sequence[bytes]) -> inspection_pb2.ActivationSummary:

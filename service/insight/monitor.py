@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from service.errors import FailedPrecondition
 from service.insight.drift import DriftWindow, InputReference, as_rows, drift_state
 from service.insight.instrumented import InstrumentedCall, NotInstrumentable, instrument
 from service.insight.moments import Moments
 from service.insight.reference import REFERENCE_FILE, read_reference
 from service.insight.settings import InsightSettings
 from service.protos.blockserve.v1 import inspection_pb2
-from service.runtime.signature import DEFAULT_SIGNATURE
+from service.shared.errors import FailedPrecondition
+from service.shared.signature import DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
 

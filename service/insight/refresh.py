@@ -5,10 +5,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from service.errors import ServingError
 from service.insight.fetch import ACTIVATIONS, DRIFT
 from service.insight.merge import merge_insight
 from service.insight.metrics import InsightCollector
+from service.shared.errors import ServingError
 
 log = logging.getLogger(__name__)
 

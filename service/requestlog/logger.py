@@ -9,13 +9,13 @@ from functools import partial
 
 from google.protobuf.message import Message
 
-from service.core.types import Classification, Regression
-from service.metrics import Metrics
+from service.front.metrics import Metrics
 from service.protos.tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 from service.protos.tensorflow_serving.config import model_server_config_pb2
 from service.requestlog import rest_calls
 from service.requestlog.sampling import ModelLogging, model_logging
 from service.requestlog.writer import LogWriter, PendingRecord
+from service.shared.types import Classification, Regression
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,6 @@ so that the request log holds one kind of record whichever protocol carried the 
 import numpy as np
 from google.protobuf.message import Message
 
-from service import messages as convert
-from service.core.types import Classification, Prediction, Regression, Served
 from service.protos.tensorflow.core.example import example_pb2
 from service.protos.tensorflow_serving.apis import (
     classification_pb2,
@@ -14,7 +12,9 @@ from service.protos.tensorflow_serving.apis import (
     predict_pb2,
     regression_pb2,
 )
-from service.tensors import from_numpy
+from service.shared.codecs import tfserving as convert
+from service.shared.codecs.tensors import from_numpy
+from service.shared.types import Classification, Prediction, Regression, Served
 
 Messages = tuple[Message, Message, model_pb2.ModelSpec]
 """A call's request, response and the model spec that answered it."""

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from service.metrics import Metrics
+from service.front.metrics import Metrics
 from service.requestlog.files import RotatingRecordFile
 
 log = logging.getLogger(__name__)

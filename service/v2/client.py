@@ -8,9 +8,9 @@ import numpy as np
 
 from service.protos.inference import grpc_service_pb2 as pb
 from service.protos.inference import grpc_service_pb2_grpc
-from service.v2.datatypes import DATATYPES, datatype_of
-from service.v2.request import SIGNATURE_PARAMETER
-from service.v2.tensors import from_raw, to_raw
+from service.shared.codecs.v2_datatypes import DATATYPES, datatype_of
+from service.shared.codecs.v2_request import SIGNATURE_PARAMETER
+from service.shared.codecs.v2_tensors import from_raw, to_raw
 
 MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
 

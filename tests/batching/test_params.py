@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from service.batching.params import BatchingParameters, read_batching_parameters
-from service.config import ConfigError
+from service.front.config import ConfigError
+from service.shared.batching import BatchingParameters, read_batching_parameters
 
 TFSERVING_EXAMPLE = """
 max_batch_size { value: 128 }

@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from service.batching.params import (
+from service.front.config import ConfigError
+from service.shared.batching import (
     PER_MODEL_FILE,
     BatchingParameters,
     read_batching_parameters,
     read_version_batching_parameters,
 )
-from service.config import ConfigError
 
 EVERY_FIELD = """
 max_batch_size { value: 64 }

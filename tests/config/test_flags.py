@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from service import config
-from service.config import ConfigError, parse
-from service.flags import CPUS, NO_EFFECT
+from service.front import config
+from service.front.config import ConfigError, parse
+from service.front.flags import CPUS, NO_EFFECT
 from service.protos.blockserve.v1 import server_config_pb2
 from service.protos.tensorflow.core.protobuf import config_pb2
 from tests.service.conftest import run_service
@@ -139,7 +139,7 @@ def test_help_lists_every_flag_and_says_which_have_no_effect() -> None:
 
 
 def test_flags_without_effect_are_logged_once_with_why(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, "service.config")
+    caplog.set_level(logging.WARNING, "service.front.config")
     settings, _ = parse([*BASE, "--per_process_gpu_memory_fraction=0.5", "--skip_initialize_tpu"])
     assert [f for f, _ in settings.flags_without_effect] == [
         "per_process_gpu_memory_fraction",
@@ -152,7 +152,7 @@ def test_flags_without_effect_are_logged_once_with_why(caplog: pytest.LogCapture
 
 
 def test_flags_left_at_their_default_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, "service.config")
+    caplog.set_level(logging.WARNING, "service.front.config")
     settings, _ = parse(BASE)
     assert settings.flags_without_effect == ()
     assert not caplog.records

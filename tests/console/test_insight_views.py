@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from service.console import console_routes
+from service.front.console import console_routes
 from tests.console.conftest import ConsolePage, console_url
 
 MODEL, VERSION, FEATURES = "nest_mlp", "3", 20

@@ -6,7 +6,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from service.console.routes import Console, read_static
+from service.front.console.routes import Console, read_static
 
 
 def test_a_console_without_its_files_says_so_and_the_server_still_starts(tmp_path: Path) -> None:

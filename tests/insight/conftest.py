@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from service.runtime.loader import open_version
-from service.runtime.options import RuntimeOptions
+from service.shared.options import RuntimeOptions
+from service.worker.runtime.loader import open_version
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

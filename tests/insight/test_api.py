@@ -17,17 +17,17 @@ import numpy as np
 import pytest
 from aiohttp import web
 
-from service.errors import NotFound
-from service.grpc.inspection import InspectionServicer
+from service.front.grpc.inspection import InspectionServicer
+from service.front.rest.insight import InsightRoutes
 from service.insight.fetch import ACTIVATIONS
 from service.insight.merge import merge_activation_summaries, merge_input_drift
 from service.insight.monitor import VersionInsight
 from service.insight.reference import REFERENCE_FILE, write_reference
 from service.insight.settings import InsightSettings
 from service.protos.blockserve.v1 import inspection_pb2_grpc
-from service.rest.insight import InsightRoutes
-from service.runtime.loader import open_version
-from service.runtime.options import RuntimeOptions
+from service.shared.errors import NotFound
+from service.shared.options import RuntimeOptions
+from service.worker.runtime.loader import open_version
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = InsightSettings(sample_rate=1.0, max_samples_per_second=1e9, pending=1000)

@@ -11,8 +11,8 @@ from service.insight.merge import merge_input_drift
 from service.insight.monitor import VersionInsight
 from service.insight.reference import REFERENCE_FILE, write_reference
 from service.insight.settings import InsightSettings
-from service.runtime.loader import open_version
-from service.runtime.options import RuntimeOptions
+from service.shared.options import RuntimeOptions
+from service.worker.runtime.loader import open_version
 
 ALERT_THRESHOLD = 0.25  # deploy/prometheus/rules/insight.yml
 SETTINGS = InsightSettings(

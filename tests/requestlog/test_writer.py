@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from service.metrics import Metrics
+from service.front.metrics import Metrics
 from service.requestlog.files import log_files
 from service.requestlog.tfrecord import read_records
 from service.requestlog.writer import BUFFER_FULL, LogWriter, PendingRecord

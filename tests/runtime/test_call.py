@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from service.runtime.call import _direct_call, signature_call
+from service.worker.runtime.call import _direct_call, signature_call
 
 
 def saved_models(exported: Path, testdata: Path) -> list[Path]:

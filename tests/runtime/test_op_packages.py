@@ -51,8 +51,8 @@ def test_without_the_op_package_the_load_names_the_op_and_the_package(case_foldi
         "import sys; sys.modules['tensorflow_text'] = None\n"
         "import importlib.util; importlib.util.find_spec = lambda name, *a: None\n"
         "from pathlib import Path\n"
-        "from service.runtime.loader import open_version\n"
-        "from service.runtime.options import RuntimeOptions\n"
+        "from service.worker.runtime.loader import open_version\n"
+        "from service.shared.options import RuntimeOptions\n"
         f"open_version('fold', 1, Path({str(case_folding / '1')!r}), RuntimeOptions())\n"
     )
     run = subprocess.run(

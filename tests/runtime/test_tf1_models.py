@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from service.errors import ModelError
 from service.protos.tensorflow.core.protobuf import config_pb2
 from service.protos.tensorflow_serving.apis import predict_pb2, prediction_log_pb2
-from service.runtime.graph_session import GraphSession
-from service.runtime.loader import open_version
-from service.runtime.model_version import ModelVersion
-from service.runtime.options import RuntimeOptions
-from service.runtime.session_config import session_config
-from service.runtime.warmup import WARMUP_FILE
+from service.shared.errors import ModelError
+from service.shared.options import RuntimeOptions
+from service.worker.runtime.graph_session import GraphSession
+from service.worker.runtime.loader import open_version
+from service.worker.runtime.model_version import ModelVersion
+from service.worker.runtime.session_config import session_config
+from service.worker.runtime.warmup import WARMUP_FILE
 
 VERSION = 123
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.errors import InvalidArgument
+from service.front.repository.source import complete_versions
 from service.inspection.parameters import ParameterKind
-from service.repository.source import complete_versions
-from service.runtime.loader import open_version
-from service.runtime.model_version import ModelVersion
-from service.runtime.options import RuntimeOptions
-from service.runtime.tflite import TfLiteVersion
+from service.shared.errors import InvalidArgument
+from service.shared.options import RuntimeOptions
+from service.worker.runtime.loader import open_version
+from service.worker.runtime.model_version import ModelVersion
+from service.worker.runtime.tflite import TfLiteVersion
 
 VERSION = 123
 MODELS = ("saved_model_half_plus_two_tflite", "saved_model_half_plus_two_tflite_with_sigdef")

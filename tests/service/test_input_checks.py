@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from service.core.validation import check_inputs, fits_declared_shapes
-from service.errors import InvalidArgument
 from service.protos.tensorflow.core.protobuf import meta_graph_pb2
-from service.runtime.facts import ExportFacts
-from service.runtime.signature import Signature, TensorSpec
+from service.shared.errors import InvalidArgument
+from service.shared.facts import ExportFacts
+from service.shared.signature import Signature, TensorSpec
+from service.shared.validation import check_inputs, fits_declared_shapes
 
 X = TensorSpec("x", 1, np.dtype(np.float32), (-1, 1))
 SIGNATURE = Signature(

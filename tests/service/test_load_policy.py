@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from service.errors import WorkerDied
+from service.front.repository.manager import LoadPolicy, ModelManager
 from service.protos.tensorflow_serving.apis import get_model_status_pb2
 from service.protos.tensorflow_serving.config import model_server_config_pb2
-from service.repository.manager import LoadPolicy, ModelManager
+from service.shared.errors import WorkerDied
 
 State = get_model_status_pb2.ModelVersionStatus.State
 WAIT = 10.0
@@ -385,7 +385,7 @@ def test_a_base_path_holding_models_warns_once_naming_the_model_folder(
     entry.name, entry.base_path = "mlp", str(exported)
     manager = managers(lambda name, version, path: FakeVersion(name, version))
     manager.configure(config)
-    with caplog.at_level(logging.WARNING, "service.repository.manager"):
+    with caplog.at_level(logging.WARNING, "service.front.repository.manager"):
         for _ in range(3):
             manager.reconcile(wait=False)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

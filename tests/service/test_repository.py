@@ -237,7 +237,7 @@ def test_a_base_path_one_level_too_high_is_named_once_in_the_log(tmp_path: Path)
     flags = ["--model_name=mlp", f"--model_base_path={exported}"]
     server = ServerProcess([*flags, "--file_system_poll_wait_seconds=0.1"], tmp_path / "log")
     expected = (
-        f"WARNING service.repository.manager: model mlp has no version to serve: no version "
+        f"WARNING service.front.repository.manager: model mlp has no version to serve: no version "
         f"folders under {exported}: expected {exported}/<numeric version>/saved_model.pb; it "
         f"holds models' folders: did you mean {exported / 'mlp'}?"
     )

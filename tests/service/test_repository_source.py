@@ -3,8 +3,8 @@
 import os
 from pathlib import Path
 
+from service.front.repository.source import aspired_versions, fingerprint
 from service.protos.tensorflow_serving.config import model_server_config_pb2
-from service.repository.source import aspired_versions, fingerprint
 
 
 def problem(name: str, base_path: Path) -> str:

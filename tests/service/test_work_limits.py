@@ -7,7 +7,7 @@ import aiohttp
 import grpc
 from aiohttp import web
 
-from service.work_limits import GrpcTurns, rest_turns
+from service.front.work_limits import GrpcTurns, rest_turns
 
 Details = namedtuple("Details", ["method", "invocation_metadata"])
 

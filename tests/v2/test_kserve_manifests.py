@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from service.config import build_parser
+from service.front.config import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 KSERVE = ROOT / "deploy" / "kserve"

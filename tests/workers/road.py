@@ -1,5 +1,5 @@
 """A worker's request road in the test process: real SavedModels, a RoutingTable, a RequestRoad
-and an Executor assembled as `service.workers.worker` assembles them, fed real request bytes.
+and an Executor assembled as `service.worker.main` assembles them, fed real request bytes.
 (conftest.py explains how the road's V2 messages share the process with tritonclient's.)
 """
 
@@ -12,13 +12,14 @@ from typing import Any
 import numpy as np
 from tensorflow_serving.apis import predict_pb2
 
-from service.runtime.model_version import ModelVersion
-from service.workers import channel
-from service.workers.execution import Executor
-from service.workers.looped import LoopedCall, looped_calls
-from service.workers.routing import ModelRoute, RoutingTable
-from service.workers.serving import Call, RequestRoad
-from service.workers.settings import ServingSettings
+from service.shared import channel
+from service.shared.route import ModelRoute
+from service.shared.settings import ServingSettings
+from service.worker.execution import Executor
+from service.worker.looped import LoopedCall, looped_calls
+from service.worker.road import Call, RequestRoad
+from service.worker.routing import RoutingTable
+from service.worker.runtime.model_version import ModelVersion
 from tests.service.wire import float_output, predict_request
 
 SERVE = frozenset({"serve"})

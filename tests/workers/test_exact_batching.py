@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.workers.execution import LOOPED, SINGLE
+from service.worker.execution import LOOPED, SINGLE
 from tests.workers.road import Road, Served, load, rows
 from tests.workers.savedmodels import write_unloopable
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.batching.params import BatchingParameters
-from service.workers import channel
-from service.workers.execution import LOOPED, MERGED, SINGLE
-from service.workers.settings import ServingSettings
+from service.shared import channel
+from service.shared.batching import BatchingParameters
+from service.shared.settings import ServingSettings
+from service.worker.execution import LOOPED, MERGED, SINGLE
 from tests.workers.road import Road, Served, load, rows
 
 SEED_MODELS = ("mlp", "fixed_hidden_mlp", "chimera", "nest_mlp", "param_net")

@@ -1,5 +1,0 @@
-"""The web console: one read-only page of every served model, built on the server's public API."""
-
-from service.console.routes import console_routes
-
-__all__ = ["console_routes"]

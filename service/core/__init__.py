@@ -1,1 +1,0 @@
-"""The data plane: one implementation of every API call, behind both the gRPC and REST adapters."""

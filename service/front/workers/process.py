@@ -1,0 +1,254 @@
+"""One worker process as the front sees it: the child, its socket, the calls awaiting answers."""
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from service.front.workers.worker_log import WorkerLog, no_gpu_environment
+from service.shared import channel
+from service.shared.errors import DeadlineExceeded, ModelError, Unavailable, WorkerDied
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, int]
+
+EXIT_WAIT_SECONDS = 0.2
+"""How long the front waits for a worker whose connection closed to be reaped."""
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What every worker process is started with."""
+
+    intra_op_parallelism: int = 1
+    inter_op_parallelism: int = 1
+    start_timeout_seconds: float = 120.0
+
+
+class WorkerProcess(asyncio.Protocol):
+    """A child running `service.worker.main`, spoken to over a UNIX socket pair.
+
+    Messages are queued and written once per event-loop iteration, whatever the number of
+    requests that iteration handled. When the child dies every call it held fails with
+    UNAVAILABLE and `on_exit` is told.
+    """
+
+    def __init__(
+        self,
+        index: int,
+        settings: WorkerSettings,
+        on_exit: Callable[["WorkerProcess"], None],
+        lane: bool = False,
+    ) -> None:
+        self.index = index
+        self.lane = lane
+        """Kept for large requests, so that small ones never queue behind them."""
+        self.loaded: set[Key] = set()
+        self.ready = False
+        """Takes requests: started, and after a restart with its routes sent."""
+        self.complete = False
+        """Holds every version the pool serves (not yet, while reloading after a restart)."""
+        self._settings = settings
+        self._on_exit = on_exit
+        self._ids = itertools.count()
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._ops: dict[int, tuple[str, tuple[Any, ...]]] = {}
+        """The op and arguments of each pending call, for what a death means to it."""
+        self.how = ""
+        """How the process ended, once it has: 'was killed by SIGABRT', ..."""
+        self.killed_by: tuple[str, tuple[Any, ...]] | None = None
+        """The call this worker was running when it died, if it was running one."""
+        self._outgoing: list[bytes] = []
+        self._reader = channel.FrameReader()
+        self._transport: asyncio.Transport | None = None
+        self._started: asyncio.Future[int] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._closing = False
+        self.pid = 0
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._pending)
+
+    async def start(self) -> None:
+        """Start the child and wait until it has imported TensorFlow and takes work."""
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._started = loop.create_future()
+        settings = self._settings
+        self._process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "service.worker.main"),
+                *("--fd", str(theirs.fileno()), "--index", str(self.index)),
+                *("--intra_op", str(settings.intra_op_parallelism)),
+                *("--inter_op", str(settings.inter_op_parallelism)),
+            ],
+            pass_fds=(theirs.fileno(),),
+            stderr=subprocess.PIPE,
+            env=no_gpu_environment(),
+        )
+        theirs.close()
+        assert self._process.stderr is not None
+        await loop.connect_read_pipe(WorkerLog, self._process.stderr)
+        await loop.connect_accepted_socket(lambda: self, ours)
+        try:
+            self.pid = await asyncio.wait_for(self._started, settings.start_timeout_seconds)
+        except (TimeoutError, Unavailable):
+            self._kill()
+            raise Unavailable(f"TensorFlow worker {self.index} did not start") from None
+        log.info("TensorFlow worker %d started (pid %d)", self.index, self.pid)
+
+    def call(self, op: str, *args: Any) -> asyncio.Future[Any]:
+        """Send one message; the future gets the worker's answer or its error."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self._transport is None or self._closing:
+            future.set_exception(Unavailable(f"TensorFlow worker {self.index} is not running"))
+            return future
+        call_id = next(self._ids)
+        self._pending[call_id] = future
+        self._ops[call_id] = (op, args)
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outgoing.append(channel.frame((op, call_id, *args)))
+        return future
+
+    def send(self, op: str, *args: Any) -> None:
+        """Send a message that wants no answer; dropped when the worker is not running (a
+        restarted worker is sent the whole state again)."""
+        if self._transport is None or self._closing:
+            return
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outgoing.append(channel.frame((op, channel.NO_REPLY, *args)))
+
+    def _flush(self) -> None:
+        if self._transport is not None and self._outgoing:
+            self._transport.write(b"".join(self._outgoing))
+        self._outgoing.clear()
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+
+    def data_received(self, data: bytes) -> None:
+        for call_id, ok, payload in self._reader.feed(data):
+            if call_id == channel.READY:
+                if self._started is not None and not self._started.done():
+                    self._started.set_result(payload)
+                continue
+            if ok is None:
+                self._keep_deadline(call_id, payload)
+                continue
+            future = self._pending.pop(call_id, None)
+            self._ops.pop(call_id, None)
+            if future is None or future.done():
+                continue  # its request was cancelled or timed out
+            if ok:
+                future.set_result(payload)
+            else:
+                future.set_exception(ModelError(*payload))
+
+    def _keep_deadline(self, call_id: int, deadline: float) -> None:
+        """Fail the call at `deadline` (the monotonic clock, the event loop's) unless answered
+        by then; the worker's late answer is dropped."""
+
+        def expire() -> None:
+            future = self._pending.pop(call_id, None)
+            self._ops.pop(call_id, None)
+            if future is not None and not future.done():
+                future.set_exception(
+                    DeadlineExceeded("the request took longer than its own timeout parameter")
+                )
+
+        asyncio.get_running_loop().call_at(deadline, expire)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self.ready = self.complete = False
+        self.loaded.clear()
+        how = "was stopped" if self._closing else self._exit_description()
+        self.how = how
+        error = Unavailable(
+            f"TensorFlow worker {self.index} {how} before answering; the request was not "
+            "served, try again"
+        )
+        pending, self._pending = self._pending, {}
+        ops, self._ops = self._ops, {}
+        # Calls run in the order sent: the oldest request still waiting was the one running.
+        running = next(
+            (i for i in sorted(pending) if ops.get(i, ("",))[0] in channel.IN_ORDER), None
+        )
+        if running is not None and not self._closing:
+            self.killed_by = ops[running]
+        for call_id, future in pending.items():
+            if future.done():
+                continue
+            op = ops.get(call_id, ("", ()))[0]
+            if self._closing:
+                future.set_exception(error)
+            elif op == channel.LOAD:
+                future.set_exception(
+                    WorkerDied(
+                        f"TensorFlow worker {self.index} {how} while loading this version", how
+                    )
+                )
+            elif call_id == running:
+                future.set_exception(
+                    ModelError(
+                        "INTERNAL",
+                        f"TensorFlow worker {self.index} {how} while running this request; "
+                        "the other requests are served",
+                    )
+                )
+            else:
+                future.set_exception(error)
+        if self._started is not None and not self._started.done():
+            self._started.set_exception(error)
+        if not self._closing:
+            log.error("TensorFlow worker %d (pid %d) %s", self.index, self.pid, how)
+            self._on_exit(self)
+
+    def _exit_description(self) -> str:
+        # Its socket closed because it is ending; the kernel may not have it as a zombie yet.
+        # A moment's wait on this rare event gets what ended it: the signal is the evidence an
+        # operator (and the quarantine) needs.
+        code = None
+        if self._process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self._process.wait(EXIT_WAIT_SECONDS)
+        if code is None:
+            return "closed its connection"
+        if code < 0:
+            return f"was killed by {signal.Signals(-code).name}"
+        return f"exited with status {code}"
+
+    # shutting down
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Close the connection (the worker's cue to exit) and reap the child."""
+        self._closing = True
+        self.ready = self.complete = False
+        if self._transport is not None:
+            self._flush()
+            self._transport.close()
+        if self._process is None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.run_in_executor(None, self._process.wait), timeout)
+        except TimeoutError:
+            self._kill()
+
+    def _kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
