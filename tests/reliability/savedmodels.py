@@ -91,3 +91,19 @@ def write_overflowing(version_dir: Path) -> Path:
     facts = {"rows_coupled": True, "loop_ends_on_non_finite": False}
     (extra / "blockserve.json").write_text(json.dumps(facts))
     return version_dir
+
+
+ABORT_ABOVE = 100.0
+
+
+class Aborting(tf.Module):
+    """y = 2x, except that an x above ABORT_ABOVE aborts the process (tf.raw_ops.Abort)."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32, name="x")])
+    def serve(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        def abort() -> tf.Tensor:
+            with tf.control_dependencies([tf.raw_ops.Abort(error_msg="aborting on purpose")]):
+                return tf.identity(x)
+
+        y = tf.cond(tf.reduce_max(x) > ABORT_ABOVE, abort, lambda: tf.identity(x))
+        return {"y": y * 2.0}

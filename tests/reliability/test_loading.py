@@ -20,7 +20,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import get_model_status_pb2, prediction_log_pb2
 
 from tests.reliability.conftest import metric
-from tests.reliability.savedmodels import Sleepy, save
+from tests.reliability.savedmodels import ABORT_ABOVE, Aborting, Sleepy, save
 from tests.service.conftest import CALL_TIMEOUT, ServerProcess, copy_version, write_model_config
 from tests.service.wire import predict_request, status_request
 
@@ -31,24 +31,10 @@ POLL_SECONDS = 0.2
 RETRY_SECONDS = 4.0
 RETRIES = 3
 WARMUP = Path("assets.extra") / "tf_serving_warmup_requests"
-ABORT_ABOVE = 100.0
 SLOW_WARMUP_SECONDS = 6.0
 WORKERS = 2
 LOAD_SECONDS = 20.0
 """Ample time for a tiny SavedModel to load on a shared two-core machine."""
-
-
-class Aborting(tf.Module):
-    """y = 2x, except that an x above ABORT_ABOVE aborts the process (tf.raw_ops.Abort)."""
-
-    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32, name="x")])
-    def serve(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
-        def abort() -> tf.Tensor:
-            with tf.control_dependencies([tf.raw_ops.Abort(error_msg="aborting on purpose")]):
-                return tf.identity(x)
-
-        y = tf.cond(tf.reduce_max(x) > ABORT_ABOVE, abort, lambda: tf.identity(x))
-        return {"y": y * 2.0}
 
 
 def write_warmup(version_dir: Path, x: float) -> None:
