@@ -19,8 +19,8 @@ from benchmarks.servers import ServerProcess
 
 MODEL = "chimera"
 SERVERS = {
-    "blockserve_default": "exact batching on (default)",
-    "blockserve_no_exact": "--enable_exact_batching=false",
+    "blockserve_exact": "--enable_exact_batching=true",
+    "blockserve_default": "exact batching off (default)",
 }
 """The blockserve configurations measured on chimera, by key, with their label."""
 

@@ -9,7 +9,7 @@ from typing import Any
 
 BLOCKSERVE = {
     "blockserve_default": "default",
-    "blockserve_no_exact": "exact batching off",
+    "blockserve_exact": "exact batching on",
     "blockserve_batching": "batching",
     "blockserve_workers_2": "2 workers",
     "blockserve_v2": "default, V2",
@@ -21,8 +21,8 @@ FRONT_RSS_LIMIT_MIB = 100
 """'The front small (tens of MB)'."""
 LOAD_SHARE = "0.5"
 """The open-loop arrival rate (share of the floor's capacity) of the p99-under-load target."""
-EXACT_ON, EXACT_OFF = "blockserve_default", "blockserve_no_exact"
-"""blockserve with exact batching (default flags) and without (--enable_exact_batching=false)."""
+EXACT_ON, EXACT_OFF = "blockserve_exact", "blockserve_default"
+"""blockserve with exact batching (--enable_exact_batching=true) and without (default flags)."""
 HEAD_OF_LINE_P99_MS = 50
 """Small requests' p99 while a large one is served (the issue's old figure: 2,613 ms)."""
 

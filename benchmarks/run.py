@@ -4,7 +4,7 @@
 
 Exports the seed models (or reuses --models-dir), installs the peers' venvs when missing
 (`benchmarks.peers.venvs`; never with --smoke, which uses cached ones only), starts every server of
-the exported `mlp` at once (blockserve with default flags, with --enable_exact_batching=false,
+the exported `mlp` at once (blockserve with default flags, with --enable_exact_batching=true,
 with --enable_batching=true and with --num_workers=2; the naive server; the threaded and the
 asyncio floor; MLServer with adaptive batching off and on; Triton through PyTriton), and measures
 them one at a time while the others sit idle:
@@ -306,9 +306,9 @@ def server_specs(config: Path, models_dir: Path) -> list[ServerSpec]:
         servers.blockserve(config, "blockserve_default", "blockserve, default flags"),
         servers.blockserve(
             config,
-            "blockserve_no_exact",
-            "blockserve, --enable_exact_batching=false",
-            exact_batching=False,
+            "blockserve_exact",
+            "blockserve, --enable_exact_batching=true",
+            exact_batching=True,
         ),
         servers.blockserve(
             config, "blockserve_batching", "blockserve, --enable_batching=true", batching=True

@@ -319,15 +319,15 @@ def blockserve(
     batching: bool = False,
     workers: int = 0,
     protocol: str = "tfs",
-    exact_batching: bool = True,
+    exact_batching: bool = False,
 ) -> ServerSpec:
     """blockserve serving every seed model; `batching` adds --enable_batching=true,
     `workers` --num_workers (0: the server's default, which is one worker) and
-    `exact_batching` False --enable_exact_batching=false. `protocol` says which gRPC API the
+    `exact_batching` --enable_exact_batching=true. `protocol` says which gRPC API the
     benchmark drives: TensorFlow Serving's Predict or V2's ModelInfer."""
     flags = ["--enable_batching=true"] if batching else []
-    if not exact_batching:
-        flags.append("--enable_exact_batching=false")
+    if exact_batching:
+        flags.append("--enable_exact_batching=true")
     if workers:
         flags.append(f"--num_workers={workers}")
     return ServerSpec(

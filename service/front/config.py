@@ -112,7 +112,7 @@ class ServerConfig:
     """A request-log file is closed for the next one past this size."""
     activation_sample_rate: float = 0.01
     activation_max_samples_per_second: float = 20.0
-    enable_exact_batching: bool = True
+    enable_exact_batching: bool = False
     large_request_bytes: int = 1 << 20
     """Requests this large go to a worker of their own (the large-request lane); 0: none."""
 

@@ -67,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         "meanings; `--flag=value` and `--flag value` both work. MODEL_NAME and MODEL_BASE_PATH "
         "in the environment stand in for --model_name and --model_base_path=MODEL_BASE_PATH/"
         "MODEL_NAME (MODEL_BASE_PATH defaults to /models), as in TensorFlow Serving's Docker "
-        "image.",
+        "image. A request's road: the front process (no TensorFlow) takes its bytes, admits it "
+        "and forwards the bytes to the least busy TensorFlow worker process (--num_workers; "
+        "requests of --large_request_bytes or more to a lane of their own), which decodes, "
+        "checks, runs and encodes it; requests waiting together run in one looped call that "
+        "computes each on its own (--enable_exact_batching), or share rows "
+        "(--enable_batching).",
         usage="blockserve [--flag=value ...]  (python -m service)",
         allow_abbrev=False,
     )
@@ -418,10 +423,11 @@ def _add_own_flags(group: argparse._ArgumentGroup) -> None:
     )
     _boolean_adder(group)(
         "--enable_exact_batching",
-        True,
+        False,
         "run requests that wait together for one version and signature in one looped "
         "TensorFlow call that computes each on its own: answers bit for bit their own calls' "
-        "(checked per signature at load), coupled models included (default true)",
+        "(checked per signature at load), coupled models included. Off by default: on 2 cores "
+        "it cost rate, measured (see README) (default false)",
     )
     flag(
         "--activation_sample_rate",

@@ -26,6 +26,7 @@ class AvailableVersion(Protocol):
     signatures: dict[str, Any]
     looped_signatures: frozenset[str]
 
+
 # From tens of microseconds (a lone small Predict) up to seconds (a queue under overload).
 LATENCY_BUCKETS = (
     25e-6, 50e-6, 100e-6, 200e-6, 400e-6, 700e-6,

@@ -132,8 +132,8 @@ def test_exact_batching_targets_compare_chimera_with_exact_batching_off() -> Non
 
     results = {
         "coupled": {
-            "blockserve_default": record(2200, 0.03),
-            "blockserve_no_exact": record(2000, 0.1),
+            "blockserve_exact": record(2200, 0.03),
+            "blockserve_default": record(2000, 0.1),
         },
         "head_of_line": {
             "best": {"large": {"request_bytes": 61e6}, "during_large": {"p99_ms": 12.0}}

@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 
 SERVERS = {
     "blockserve_default",
-    "blockserve_no_exact",
+    "blockserve_exact",
     "blockserve_batching",
     "blockserve_workers_2",
     "blockserve_v2",
@@ -175,7 +175,7 @@ def test_benchmark_smoke_run_writes_every_result(tmp_path: Path) -> None:
     assert blockserve["cpu_ms_per_ok_by_process_rows_1"]["front"] > 0
     assert blockserve["cpu_ms_per_ok_by_process_rows_1"]["workers"] > 0
     # The coupled model, with exact batching on and off: answers checked, paths counted.
-    assert set(results["coupled"]) == {"blockserve_default", "blockserve_no_exact"}
+    assert set(results["coupled"]) == {"blockserve_exact", "blockserve_default"}
     for key, record in results["coupled"].items():
         assert record["model"] == "chimera", key
         assert set(record["exactness"]) >= EXACTNESS_KEYS, key
@@ -184,7 +184,7 @@ def test_benchmark_smoke_run_writes_every_result(tmp_path: Path) -> None:
         assert all(run["ok"] > 0 and run["server_agrees"] for run in record["runs"]), key
         assert sum(record["best"]["request_paths"].values()) > 0, key
     # Without exact batching no request is looped: what the looped share is compared with.
-    assert "looped" not in results["coupled"]["blockserve_no_exact"]["best"]["request_paths"]
+    assert "looped" not in results["coupled"]["blockserve_default"]["best"]["request_paths"]
     rest = results["rest_json"]
     assert rest["server"] == "blockserve_default" and rest["connections"] > 1
     assert set(rest["best"]) >= SUMMARY_KEYS

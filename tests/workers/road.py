@@ -82,7 +82,7 @@ class Road:
 
     def __init__(self, served: Iterable[Served], settings: ServingSettings | None = None) -> None:
         self.served = {s.model.name: s for s in served}
-        self.settings = settings or ServingSettings()
+        self.settings = settings or ServingSettings(exact_batching=True)
         routes = RoutingTable({(s.model.name, 1): s.model for s in self.served.values()})
         for name in self.served:
             routes.update(name, ModelRoute((1,), {}))

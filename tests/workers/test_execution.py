@@ -26,6 +26,7 @@ MERGED_TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
 a matrix product by the number of rows in the call (README, "Exact answers and batching")."""
 ALLOWED_BATCH_SIZES = (8, 16, 32, 64)
 MERGING = ServingSettings(
+    exact_batching=True,
     merge_rows=True,
     batching=BatchingParameters(max_batch_size=64, allowed_batch_sizes=ALLOWED_BATCH_SIZES),
 )
@@ -58,7 +59,7 @@ def test_each_answer_is_the_models_own_call_bit_for_bit(
 
 
 def test_a_looped_call_stacks_at_most_max_requests(served: dict[str, Served]) -> None:
-    settings = ServingSettings(exact_batching_max_requests=16)
+    settings = ServingSettings(exact_batching=True, exact_batching_max_requests=16)
     road = Road(served.values(), settings)
     xs = requests(served["mlp"], 40)
     replies = road.execute([road.predict("mlp", x) for x in xs])

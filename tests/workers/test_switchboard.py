@@ -44,9 +44,9 @@ Reference = Callable[[np.ndarray], np.ndarray]
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, exported: Path
 ) -> Iterator[ServerProcess]:
-    """Every seed model, default flags but for --enable_exact_batching."""
+    """Every seed model, default flags (exact batching off) and with --enable_exact_batching."""
     root = tmp_path_factory.mktemp(f"switchboard-{request.param}")
-    flags = ["--enable_exact_batching=false"] if request.param == "no_exact" else []
+    flags = ["--enable_exact_batching=true"] if request.param == "exact" else []
     process = start(root, {name: exported / name for name in SEED_MODELS}, *flags)
     try:
         yield process
@@ -78,7 +78,7 @@ def reference(exported: Path) -> dict[str, Reference]:
 
 
 def exact_batching(server: ServerProcess) -> bool:
-    return "--enable_exact_batching=false" not in server.flags
+    return "--enable_exact_batching=true" in server.flags
 
 
 def start(root: Path, models: dict[str, Path], *flags: str) -> ServerProcess:
