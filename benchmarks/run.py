@@ -314,6 +314,12 @@ def server_specs(config: Path, models_dir: Path) -> list[ServerSpec]:
             config, "blockserve_batching", "blockserve, --enable_batching=true", batching=True
         ),
         servers.blockserve(
+            config,
+            "blockserve_no_sampling",
+            "blockserve, --activation_sample_rate=0 (live insight off)",
+            sampling=False,
+        ),
+        servers.blockserve(
             config, "blockserve_workers_2", "blockserve, --num_workers=2", workers=2
         ),
         servers.blockserve(

@@ -320,16 +320,20 @@ def blockserve(
     workers: int = 0,
     protocol: str = "tfs",
     exact_batching: bool = False,
+    sampling: bool = True,
 ) -> ServerSpec:
     """blockserve serving every seed model; `batching` adds --enable_batching=true,
     `workers` --num_workers (0: the server's default, which is one worker) and
-    `exact_batching` --enable_exact_batching=true. `protocol` says which gRPC API the
+    `exact_batching` --enable_exact_batching=true; `sampling` False turns live insight's
+    sampling off (--activation_sample_rate=0). `protocol` says which gRPC API the
     benchmark drives: TensorFlow Serving's Predict or V2's ModelInfer."""
     flags = ["--enable_batching=true"] if batching else []
     if exact_batching:
         flags.append("--enable_exact_batching=true")
     if workers:
         flags.append(f"--num_workers={workers}")
+    if not sampling:
+        flags.append("--activation_sample_rate=0")
     return ServerSpec(
         key=key,
         title=title,

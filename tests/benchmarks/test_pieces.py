@@ -161,3 +161,18 @@ def test_head_of_line_counts_only_the_calls_sent_while_the_large_one_was_in_flig
     assert during["calls"] == 4 and during["codes"] == {"OK": 3, "UNAVAILABLE": 1}
     assert during["max_ms"] == 60.0
     assert head_of_line.latencies(calls, since=20)["p99_ms"] is None
+
+
+def test_live_insight_sampling_is_compared_with_sampling_off_in_the_same_run() -> None:
+    def server(rate: float) -> dict:
+        return {"best": {"ok_per_second_rows_1": rate}}
+
+    results = {
+        "servers": {"blockserve_default": server(2910), "blockserve_no_sampling": server(3000)}
+    }
+    (target,) = report._sampling_targets(results)
+    assert target.server == "blockserve_default"
+    assert (target.measured, target.passed) == (0.97, True)
+    results["servers"]["blockserve_default"] = server(2880)
+    assert report._sampling_targets(results)[0].passed is False
+    assert report._sampling_targets({"servers": {}}) == []

@@ -20,6 +20,7 @@ SERVERS = {
     "blockserve_default",
     "blockserve_exact",
     "blockserve_batching",
+    "blockserve_no_sampling",
     "blockserve_workers_2",
     "blockserve_v2",
     "naive",

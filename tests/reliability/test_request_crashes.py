@@ -37,6 +37,15 @@ def predict(server: ServerProcess, x: float) -> float:
     return response.outputs["y"].float_val[0]
 
 
+def back_after_a_death(server: ServerProcess, restarts: float, timeout: float = 60.0) -> None:
+    """Until the worker that died is back (a restart counted past `restarts`) and answers."""
+    deadline = time.monotonic() + timeout
+    while metric(server, "blockserve_worker_restarts_total") <= restarts:
+        assert time.monotonic() < deadline, "the worker did not come back"
+        time.sleep(0.1)
+    assert predict(server, 1.0) == 2.0
+
+
 def good_answers(server: ServerProcess, seconds: float) -> list[str]:
     """Send good requests from 4 threads for `seconds`; the failures' codes."""
     failures: list[str] = []
@@ -82,9 +91,11 @@ def test_a_version_whose_requests_keep_killing_workers_is_named_and_keeps_servin
 ) -> None:
     before = metric(server, "blockserve_request_crashes_total", model="aborting", version="1")
     for _ in range(REPEATED):
+        restarts = metric(server, "blockserve_worker_restarts_total")
         with pytest.raises(grpc.RpcError):
             predict(server, ABORT_ABOVE * 2)
-        time.sleep(1.0)  # with two workers one is always there to take the next
+        # Else the next one kills the other worker while this one restarts, then the lane.
+        back_after_a_death(server, restarts)
     crashes = metric(server, "blockserve_request_crashes_total", model="aborting", version="1")
     assert crashes - before == REPEATED
     (status,) = server.models.GetModelStatus(

@@ -5,6 +5,7 @@ reloaded and sent the routing table before it takes requests."""
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,9 @@ class WorkerPool:
         (one more process); 0: no lane."""
         self._settings = settings
         self._options = options
+        # The lane serves large requests alone: TensorFlow's profiler (one port, shared by the
+        # processes that serve on it) traces the workers that take the traffic, not the lane.
+        self._lane_options = replace(options, profiler_port=0)
         self._serving = serving or ServingSettings()
         self.lane_bytes = lane_bytes
         lanes = [False] * count + ([True] if lane_bytes else [])
@@ -123,7 +127,7 @@ class WorkerPool:
     async def _load_in(self, worker: WorkerProcess, key: Key, path: Path) -> VersionDescription:
         try:
             description: VersionDescription = await worker.call(
-                channel.LOAD, *key, str(path), self._options
+                channel.LOAD, *key, str(path), self._lane_options if worker.lane else self._options
             )
         except WorkerDied:
             # Before the restart reloads what the workers hold: never this version again.
