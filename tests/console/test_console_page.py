@@ -197,8 +197,7 @@ class Traffic:
 def test_activations_and_drift_change_as_traffic_flows(
     console_server: ServerProcess, page: ConsolePage, exported: Path, tmp_path: Path
 ) -> None:
-    if not insight_served(console_server):
-        pytest.skip("this server has no activation and drift endpoints yet")
+    assert insight_served(console_server), "the server has no activation and drift endpoints"
     # Every request offered for sampling, so that the reference and window fill in seconds.
     config = write_model_config(tmp_path / "models.config", {"chimera": exported / "chimera"})
     flags = [f"--model_config_file={config}", f"--activation_sample_rate={SAMPLE_EVERY_REQUEST}"]
