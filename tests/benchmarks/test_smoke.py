@@ -55,9 +55,10 @@ EXACTNESS_KEYS = {
 }
 OPEN_LOOP_KEYS = {"rate", "ok_per_second", "kept_up", "p50_ms", "p99_ms", "p99_9_ms"}
 TARGETS_PER_CONFIGURATION = 11
-BLOCKSERVE_CONFIGURATIONS = 5
-BATCHING_TARGETS = 4
-"""chimera's rate and worker CPU with exact batching on / off, its exactness, head of line."""
+BLOCKSERVE_CONFIGURATIONS = 6
+BATCHING_TARGETS = 5
+"""chimera's rate and worker CPU with exact batching on / off, its exactness, head of line, and
+live insight's sampling against sampling off."""
 BEST_KEYS = {
     "latency_p50_ms",
     "latency_p99_ms",
