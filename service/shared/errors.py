@@ -88,7 +88,13 @@ class WorkerDied(Unavailable):
     """A TensorFlow worker process ended while it held this call (a crash, a signal, the OOM
     killer): the evidence that the call's model version may be what killed it."""
 
-    def __init__(self, message: str, how: str) -> None:
+    def __init__(self, message: str, how: str, during_request: bool = False) -> None:
         super().__init__(message)
         self.how = how
         """How the worker ended: 'was killed by SIGABRT', 'exited with status 1', ..."""
+        self.during_request = during_request
+        """A request was running too, so the death may be its doing rather than this call's."""
+
+
+class NotStarted(Unavailable):
+    """A TensorFlow worker ended before it started this request: safe to send to another."""

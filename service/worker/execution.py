@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from service.shared.batching import BatchingParameters
+from service.shared.board import Board
 from service.shared.errors import InvalidArgument, ModelError, ServingError
 from service.worker.road import Call, RequestRoad
 
@@ -40,10 +41,13 @@ class Executor:
         run: Runner,
         looped: Callable[[Any, str], Any | None],
         batching: Callable[[Any], BatchingParameters] | None = None,
+        board: Board | None = None,
     ) -> None:
         """`batching(model)` gives a version's own batching parameters
-        (--enable_per_model_batching_parameters); the server's without it."""
+        (--enable_per_model_batching_parameters); the server's without it. The calls of each
+        TensorFlow call are put on `board` while it runs."""
         self._road = road
+        self._board = board
         self._run = run
         self._looped = looped
         settings = road.settings
@@ -93,6 +97,9 @@ class Executor:
     # -- the three paths ----------------------------------------------------------------------
 
     def _single(self, call: Call) -> None:
+        board = self._board
+        if board is not None:
+            board.hold_one(call.call_id)
         started = time.monotonic()
         try:
             outputs = self._run(call.model, call.signature, call.inputs, call.outputs)
@@ -102,6 +109,9 @@ class Executor:
         except ServingError as e:
             self._road.fail(call, e)
             return
+        finally:
+            if board is not None:
+                board.wipe()
         timing = (started, time.monotonic() - started, rows_of(call.inputs), SINGLE)
         self._road.answer(call, outputs, timing)
 
@@ -110,6 +120,7 @@ class Executor:
             for call in calls:
                 self._single(call)
             return
+        self._hold(calls)
         started = time.monotonic()
         try:
             stacked = {k: np.stack([c.inputs[k] for c in calls]) for k in calls[0].inputs}
@@ -120,6 +131,8 @@ class Executor:
             for call in calls:
                 self._single(call)
             return
+        finally:
+            self._wipe()
         seconds = time.monotonic() - started
         for i, call in enumerate(calls):
             outputs = {k: v[i] for k, v in together.items()}
@@ -152,6 +165,7 @@ class Executor:
                 parts.append(np.zeros((padded - rows, *parts[0].shape[1:]), parts[0].dtype))
             merged[name] = np.concatenate(parts)
         first = calls[0]
+        self._hold(calls)
         started = time.monotonic()
         try:
             answer = self._run(first.model, first.signature, merged, first.outputs)
@@ -169,6 +183,8 @@ class Executor:
             for call in calls:
                 self._road.fail(call, e)
             return
+        finally:
+            self._wipe()
         seconds = time.monotonic() - started
         offset = 0
         for call in calls:
@@ -176,6 +192,14 @@ class Executor:
             outputs = {k: v[offset : offset + n] for k, v in answer.items()}
             offset += n
             self._road.answer(call, outputs, (started, seconds, rows, MERGED))
+
+    def _hold(self, calls: list[Call]) -> None:
+        if self._board is not None:
+            self._board.hold([c.call_id for c in calls])
+
+    def _wipe(self) -> None:
+        if self._board is not None:
+            self._board.wipe()
 
 
 def _with_shapes(error: ModelError, call: Call) -> ModelError:

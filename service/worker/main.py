@@ -34,6 +34,7 @@ from service.inspection import InspectionError, compare_parameters, find_paramet
 from service.protos.blockserve.v1 import inspection_pb2
 from service.shared import channel
 from service.shared.batching import BatchingParameters, read_version_batching_parameters
+from service.shared.board import Board
 from service.shared.config_files import ConfigError
 from service.shared.description import VersionDescription
 from service.shared.errors import (
@@ -61,8 +62,10 @@ Key = tuple[str, int]
 class Worker:
     """The loaded versions of one process and the loop that serves the front."""
 
-    def __init__(self, connection: socket.socket) -> None:
+    def __init__(self, connection: socket.socket, board: Board) -> None:
         self._socket = connection
+        self._board = board
+        """The calls in hand, for the front to read should this process die."""
         self._send_lock = threading.Lock()
         self._models: dict[Key, ModelVersion] = {}
         self._options: dict[Key, RuntimeOptions] = {}
@@ -88,9 +91,12 @@ class Worker:
             replies: list[bytes] = []
             answered: list[Call] = []
             waiting: list[Call] = []
+            board = self._board
             for message in batch:
                 if message[0] in channel.REQUESTS:
+                    board.hold_one(message[1])
                     waiting.append(self._road.decode(message))
+                    board.wipe()
                     continue
                 self._answer(waiting, replies, answered)  # what came before it, first
                 reply = self._in_order(message)
@@ -173,7 +179,7 @@ class Worker:
         return channel.frame((call_id, False, ("INTERNAL", f"unknown message {op!r}")))
 
     def _executor_for(self, road: RequestRoad) -> Executor:
-        return Executor(road, self._call_model, self._looped_call, self._batching_of)
+        return Executor(road, self._call_model, self._looped_call, self._batching_of, self._board)
 
     def _batching_of(self, model: ModelVersion) -> BatchingParameters:
         key = (model.name, model.version)
@@ -241,6 +247,7 @@ class Worker:
     ) -> bytes:
         """A call whose arrays the front decoded (Classify, Regress)."""
         started = time.monotonic()
+        self._board.hold_one(call_id)
         try:
             if deadline is not None and started >= deadline:
                 raise DeadlineExceeded(
@@ -252,6 +259,8 @@ class Worker:
             result = self._call_model(model, signature, inputs, outputs)
         except ServingError as e:
             return channel.frame((call_id, False, (e.code, str(e))))
+        finally:
+            self._board.wipe()
         return channel.frame((call_id, True, (result, started, time.monotonic() - started)))
 
     def _control_loop(self) -> None:
@@ -361,6 +370,7 @@ def configure_tensorflow(intra_op: int, inter_op: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service.worker.main")
     parser.add_argument("--fd", type=int, required=True, help="this end of the socket pair")
+    parser.add_argument("--board", type=int, required=True, help="the shared board's memfd")
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--intra_op", type=int, default=1)
     parser.add_argument("--inter_op", type=int, default=1)
@@ -374,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_tensorflow(args.intra_op, args.inter_op)
     connection = socket.socket(fileno=args.fd)
     with contextlib.suppress(ConnectionError):  # the front went away: nothing to answer
-        Worker(connection).serve()
+        Worker(connection, Board(args.board)).serve()
     return 0
 
 

@@ -311,6 +311,33 @@ def test_a_worker_death_during_several_loads_is_retried_alone(tmp_path: Path, ma
     assert most_later[0] == 1
 
 
+def test_a_worker_death_during_a_load_and_a_request_is_not_quarantined(
+    tmp_path: Path, managers
+) -> None:
+    # The worker's board showed a request running when it died: the request may be the killer,
+    # so the lone load is retried, not quarantined.
+    attempts = []
+
+    def load(name: str, version: int, path: Path) -> FakeVersion:
+        attempts.append(version)
+        if len(attempts) == 1:
+            raise WorkerDied(
+                "TensorFlow worker 0 was killed by SIGABRT while loading this version",
+                "was killed by SIGABRT",
+                during_request=True,
+            )
+        return FakeVersion(name, version)
+
+    failures = Failures()
+    manager = managers(load, policy=LoadPolicy(max_retries=1, retry_interval_seconds=0.05))
+    manager.subscribe(failures)
+    manager.configure(repository(tmp_path, "m"))
+    manager.reconcile(wait=False)
+    wait_until("the retry serves", lambda: state(manager, "m", 1)[0] == State.AVAILABLE)
+    assert attempts == [1, 1]
+    assert failures.quarantined.get("m", 0) == 0
+
+
 def test_a_model_dropped_from_the_config_stops_retrying(tmp_path: Path, managers) -> None:
     attempts = []
 

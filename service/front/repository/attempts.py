@@ -33,12 +33,14 @@ class FailedAttempt:
     @property
     def quarantine(self) -> bool:
         """The version killed a worker: trying again would kill one again."""
-        return isinstance(self.error, WorkerDied) and self.ran_alone
+        error = self.error
+        return isinstance(error, WorkerDied) and self.ran_alone and not error.during_request
 
     @property
     def suspect(self) -> bool:
-        """A worker died while other versions loaded too: which one killed it is unknown."""
-        return isinstance(self.error, WorkerDied) and not self.ran_alone
+        """A worker died while other versions loaded too, or while it ran a request: which one
+        killed it is unknown."""
+        return isinstance(self.error, WorkerDied) and not self.quarantine
 
     @property
     def retry(self) -> bool:

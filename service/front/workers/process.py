@@ -14,7 +14,14 @@ from typing import Any
 
 from service.front.workers.worker_log import WorkerLog, no_gpu_environment
 from service.shared import channel
-from service.shared.errors import DeadlineExceeded, ModelError, Unavailable, WorkerDied
+from service.shared.board import Board
+from service.shared.errors import (
+    DeadlineExceeded,
+    ModelError,
+    NotStarted,
+    Unavailable,
+    WorkerDied,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +44,10 @@ class WorkerProcess(asyncio.Protocol):
     """A child running `service.worker.main`, spoken to over a UNIX socket pair.
 
     Messages are queued and written once per event-loop iteration, whatever the number of
-    requests that iteration handled. When the child dies every call it held fails with
-    UNAVAILABLE and `on_exit` is told.
+    requests that iteration handled. When the child dies, its board says which calls it had in
+    hand: a request among them fails with INTERNAL (it may be what killed the worker), the
+    others with NotStarted (UNAVAILABLE, which the data plane sends to another worker), and
+    `on_exit` is told.
     """
 
     def __init__(
@@ -66,6 +75,7 @@ class WorkerProcess(asyncio.Protocol):
         """How the process ended, once it has: 'was killed by SIGABRT', ..."""
         self.killed_by: tuple[str, tuple[Any, ...]] | None = None
         """The call this worker was running when it died, if it was running one."""
+        self._board: Board | None = None
         self._outgoing: list[bytes] = []
         self._reader = channel.FrameReader()
         self._transport: asyncio.Transport | None = None
@@ -83,15 +93,17 @@ class WorkerProcess(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._started = loop.create_future()
+        self._board = board = Board.create()
         settings = self._settings
         self._process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "service.worker.main"),
-                *("--fd", str(theirs.fileno()), "--index", str(self.index)),
+                *("--fd", str(theirs.fileno()), "--board", str(board.fd)),
+                *("--index", str(self.index)),
                 *("--intra_op", str(settings.intra_op_parallelism)),
                 *("--inter_op", str(settings.inter_op_parallelism)),
             ],
-            pass_fds=(theirs.fileno(),),
+            pass_fds=(theirs.fileno(), board.fd),
             stderr=subprocess.PIPE,
             env=no_gpu_environment(),
         )
@@ -183,34 +195,45 @@ class WorkerProcess(asyncio.Protocol):
         )
         pending, self._pending = self._pending, {}
         ops, self._ops = self._ops, {}
-        # Calls run in the order sent: the oldest request still waiting was the one running.
-        running = next(
-            (i for i in sorted(pending) if ops.get(i, ("",))[0] in channel.IN_ORDER), None
-        )
-        if running is not None and not self._closing:
-            self.killed_by = ops[running]
+        held = self._board.held() if self._board is not None else ()
+        in_hand = [i for i in sorted(pending) if i in held and ops[i][0] in channel.IN_ORDER]
+        if in_hand and not self._closing:
+            self.killed_by = ops[in_hand[0]]
+        together = f" (in one call with {len(in_hand) - 1} others)" if len(in_hand) > 1 else ""
         for call_id, future in pending.items():
             if future.done():
                 continue
-            op = ops.get(call_id, ("", ()))[0]
+            op = ops[call_id][0]
             if self._closing:
                 future.set_exception(error)
             elif op == channel.LOAD:
                 future.set_exception(
                     WorkerDied(
-                        f"TensorFlow worker {self.index} {how} while loading this version", how
+                        f"TensorFlow worker {self.index} {how} while loading this version",
+                        how,
+                        during_request=bool(in_hand),
                     )
                 )
-            elif call_id == running:
+            elif call_id in in_hand:
                 future.set_exception(
                     ModelError(
                         "INTERNAL",
-                        f"TensorFlow worker {self.index} {how} while running this request; "
-                        "the other requests are served",
+                        f"TensorFlow worker {self.index} {how} while running this request"
+                        f"{together}; the other requests are served",
+                    )
+                )
+            elif op in channel.REQUESTS or op == channel.RUN:
+                future.set_exception(
+                    NotStarted(
+                        f"TensorFlow worker {self.index} {how} before running this request; "
+                        "it was not served, try again"
                     )
                 )
             else:
                 future.set_exception(error)
+        if self._board is not None:
+            self._board.close()
+            self._board = None
         if self._started is not None and not self._started.done():
             self._started.set_exception(error)
         if not self._closing:
