@@ -30,6 +30,7 @@ from service.shared.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    NotStarted,
     RequestTooLarge,
     ResourceExhausted,
     ServingError,
@@ -46,6 +47,10 @@ from service.shared.types import (
 )
 
 log = logging.getLogger(__name__)
+
+MAX_RESENDS = 3
+"""Times a request goes to another worker because the one that had it died before starting it
+(each time a different death: never a request that was running)."""
 
 _NO_HEADER = (UNKNOWN_MODEL, "", "", 0.0, 0.0, 0, "")
 """The header of a request no worker answered."""
@@ -209,7 +214,8 @@ class DataPlane:
                 raise ResourceExhausted(
                     f"{self._forwarded} requests are waiting for TensorFlow; try again later"
                 )
-            for attempt in range(2):
+            resends, resolved = 0, False
+            while True:
                 self._forwarded += 1
                 try:
                     future = self._pool.forward(
@@ -220,6 +226,13 @@ class DataPlane:
                     else:
                         left = timeout - (time.perf_counter() - started)
                         code, answer, extra, header = await _within(future, left, timeout)
+                except NotStarted:
+                    # Its worker died before starting it: another worker takes it.
+                    if resends == MAX_RESENDS:
+                        raise
+                    resends += 1
+                    self._metrics.resent.inc()
+                    continue
                 finally:
                     self._forwarded -= 1
                 if code != channel.UNRESOLVED:
@@ -229,8 +242,9 @@ class DataPlane:
                 named = header[0]
                 _check_name(extra[0])
                 self._manager.lease(*extra).release()
-                if attempt:
+                if resolved:
                     raise Unavailable(f"model {extra[0]!r} is being loaded or unloaded; try again")
+                resolved = True
             reply = Reply(code, answer, extra, header[0])
         except ServingError as e:
             if isinstance(e, ResourceExhausted):

@@ -162,6 +162,11 @@ class Metrics:
             ["model", "version"],
             registry=r,
         )
+        self.resent = Counter(
+            "blockserve_requests_resent",
+            "Requests sent to another worker because theirs died before starting them.",
+            registry=r,
+        )
         self.request_paths = Counter(
             "blockserve_request_paths",
             "Requests answered by each road of the TensorFlow call: single (a call of its own), "

@@ -1,6 +1,7 @@
 """A request that kills its TensorFlow worker: it alone gets INTERNAL, the other requests are
-served, the worker comes back, and a version whose requests keep killing workers is counted
-and named in its status while it goes on serving."""
+served (those the dead worker held but had not started, by another worker), the worker comes
+back, and a version whose requests keep killing workers is counted and named in its status
+while it goes on serving."""
 
 import time
 from collections.abc import Iterator
@@ -76,9 +77,8 @@ def test_a_request_that_kills_its_worker_gets_internal_and_the_rest_is_served(
     assert raised.value.code() == grpc.StatusCode.INTERNAL, raised.value.details()
     assert "while running this request" in raised.value.details()
     assert "SIGABRT" in raised.value.details()
-    # Only requests that the dead worker held may fail, and only as retryable.
-    assert set(failures) <= {"UNAVAILABLE"}, failures
-    assert len(failures) <= 4, failures
+    # The requests the dead worker held but had not started went to another worker.
+    assert failures == []
     deadline = time.monotonic() + 60
     while metric(server, "blockserve_worker_restarts_total") < restarts + 1:
         assert time.monotonic() < deadline, "the worker did not come back"

@@ -42,6 +42,16 @@ def workers_of(server: ServerProcess) -> list[psutil.Process]:
     return psutil.Process(server.process.pid).children()
 
 
+def worker_numbered(server: ServerProcess, index: int) -> psutil.Process:
+    """The worker process started with `--index index` (the lane is the last)."""
+    (worker,) = (w for w in workers_of(server) if str(index) == after(w.cmdline(), "--index"))
+    return worker
+
+
+def after(words: list[str], flag: str) -> str:
+    return words[words.index(flag) + 1]
+
+
 def mapped_files(pid: int) -> str:
     return Path(f"/proc/{pid}/maps").read_text()
 
@@ -161,13 +171,7 @@ def test_a_killed_worker_fails_its_requests_fast_and_comes_back(
 ) -> None:
     server = two_workers
     restarts_before = metric(server, "blockserve_worker_restarts_total")
-    long_calls = [
-        server.prediction.Predict.future(
-            predict_request("sleepy", {"x": np.full((1, 1), 20.0, np.float32)}),
-            timeout=CALL_TIMEOUT,
-        )
-        for _ in range(2)
-    ]
+    long_calls = [predict_sleepy_future(server, 20.0) for _ in range(2)]
     # Both workers are asleep in TensorFlow (one call each); kill them both.
     wait_until(
         "both workers are busy",
@@ -190,17 +194,61 @@ def test_a_killed_worker_fails_its_requests_fast_and_comes_back(
         predict(server, "mlp")
     except grpc.RpcError as e:
         assert e.code() == grpc.StatusCode.UNAVAILABLE, e.details()
-
-    def answers() -> bool:
-        try:
-            return predict(server, "mlp").shape == (3, 10)
-        except grpc.RpcError:
-            return False
-
-    wait_until("the workers are back", answers)
+    wait_until("the workers are back", lambda: answers(server, "mlp", X))
     wait_until(
         "the three restarts are counted",
         lambda: metric(server, "blockserve_worker_restarts_total") == restarts_before + 3,
     )
     assert len(workers_of(server)) == 3
     assert predict(server, "swapped").shape == (3, 10)
+
+
+def test_requests_a_dying_worker_had_not_started_are_served_by_another(
+    two_workers: ServerProcess,
+) -> None:
+    server = two_workers
+    wait_until("every worker is back", lambda: len(workers_of(server)) == 3)
+    wait_until("sleepy answers", lambda: answers(server, "sleepy", np.zeros((1, 1), np.float32)))
+    resent = metric(server, "blockserve_requests_resent_total")
+    long_calls = [predict_sleepy_future(server, 20.0) for _ in range(2)]
+    wait_until(
+        "both workers are busy",
+        lambda: metric(server, "blockserve_inflight_requests") >= 2,
+        timeout=10,
+    )
+    # Each worker runs a long call; these wait behind them, never started.
+    queued = [
+        server.prediction.Predict.future(predict_request("mlp", {"x": X}), timeout=CALL_TIMEOUT)
+        for _ in range(4)
+    ]
+    wait_until(
+        "the four wait in the workers",
+        lambda: metric(server, "blockserve_inflight_requests") >= 6,
+        timeout=10,
+    )
+    time.sleep(0.3)
+    for worker in [worker_numbered(server, index) for index in (0, 1)]:
+        os.kill(worker.pid, signal.SIGKILL)
+    for call in long_calls:
+        with pytest.raises(grpc.RpcError) as raised:
+            call.result()
+        assert raised.value.code() == grpc.StatusCode.INTERNAL, raised.value.details()
+    # The lane took them, with the very answer of the model.
+    expected = predict(server, "mlp")
+    for call in queued:
+        np.testing.assert_array_equal(float_output(call.result().outputs["y"]), expected)
+    # Four resent at least: one may meet the other dying worker before the lane.
+    assert metric(server, "blockserve_requests_resent_total") - resent >= 4
+
+
+def predict_sleepy_future(server: ServerProcess, seconds: float) -> grpc.Future:
+    request = predict_request("sleepy", {"x": np.full((1, 1), seconds, np.float32)})
+    return server.prediction.Predict.future(request, timeout=CALL_TIMEOUT)
+
+
+def answers(server: ServerProcess, model: str, x: np.ndarray) -> bool:
+    try:
+        predict(server, model, x)
+    except grpc.RpcError:
+        return False
+    return True
