@@ -218,9 +218,7 @@ class DataPlane:
             while True:
                 self._forwarded += 1
                 try:
-                    future = self._pool.forward(
-                        kind, len(body), route, body, time.monotonic(), deadline, log
-                    )
+                    future = self._pool.forward(kind, route, body, time.monotonic(), deadline, log)
                     if timeout is None:
                         code, answer, extra, header = await future
                     else:

@@ -88,7 +88,7 @@ class Worker:
             if not batch:  # nothing waits: one sampled request's instrumented run
                 self._insight_work()
                 continue
-            replies: list[bytes] = []
+            replies: list[bytes | memoryview] = []
             answered: list[Call] = []
             waiting: list[Call] = []
             board = self._board
@@ -107,7 +107,9 @@ class Worker:
                 self._send(replies)
             self._offer(answered)
 
-    def _answer(self, waiting: list[Call], replies: list[bytes], answered: list[Call]) -> None:
+    def _answer(
+        self, waiting: list[Call], replies: list[bytes | memoryview], answered: list[Call]
+    ) -> None:
         if not waiting:
             return
         notices = [
@@ -122,7 +124,11 @@ class Worker:
             for call in waiting:
                 if call.reply is None:
                     self._road.fail(call, Internal(f"{type(e).__name__}: {e}"))
-        replies.extend(channel.frame((c.call_id, True, c.reply)) for c in waiting)
+        for c in waiting:
+            if c.large:
+                replies.extend(channel.frame_parts((c.call_id, True, c.reply)))
+            else:
+                replies.append(channel.frame((c.call_id, True, c.reply)))
         answered.extend(waiting)
         waiting.clear()
 
@@ -232,7 +238,7 @@ class Worker:
                 return batch
             batch.append(message)
 
-    def _send(self, frames: list[bytes]) -> None:
+    def _send(self, frames: list[bytes | memoryview]) -> None:
         with self._send_lock:
             self._socket.sendall(b"".join(frames))
 

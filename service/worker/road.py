@@ -62,6 +62,8 @@ class Call:
     """(code, body or message, extra, header) once answered."""
     notice: float | None = None
     """A deadline of the request's own, earlier than the front's, to tell the front."""
+    large: bool = False
+    """Its answer's body travels out of band (channel.frame_parts)."""
 
 
 class RequestRoad:
@@ -114,6 +116,9 @@ class RequestRoad:
             log.exception("encoding the answer of %s failed", call.label)
             self.fail(call, Internal(f"{type(e).__name__}: {e}"))
             return
+        call.large = len(body) >= channel.LARGE_BYTES
+        if call.large:
+            body = channel.out_of_band(body)
         call.reply = ("OK", body, extra, self._header(call, *timing))
 
     def _header(

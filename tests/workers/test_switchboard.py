@@ -198,6 +198,18 @@ def test_a_large_request_goes_to_the_lane_and_small_ones_keep_being_answered(
     assert small_answered > 0
 
 
+@pytest.mark.parametrize("protocol", [grpc_predict, rest_predict, v2_infer])
+def test_large_requests_and_answers_cross_out_of_band_bit_for_bit(
+    server: ServerProcess,
+    reference: dict[str, Reference],
+    protocol: Callable[[ServerProcess, str, np.ndarray], np.ndarray],
+) -> None:
+    # 40,000 rows: the request and the answer are each over channel.LARGE_BYTES in every
+    # protocol (1.6 MB of answer floats at the least), so both travel beside the pickle.
+    x = np.random.default_rng(3).standard_normal((2 * LARGE_ROWS, 20)).astype(np.float32)
+    assert protocol(server, "mlp", x).tobytes() == reference["mlp"](x).tobytes()
+
+
 def test_with_row_merging_independent_rows_are_merged_within_the_last_bits(
     merging_server: ServerProcess, reference: dict[str, Reference]
 ) -> None:

@@ -24,10 +24,11 @@ def forwarding(core: DataPlane, kind: str, method: str, log: RequestLogger | Non
         reply = await core.forward(kind, method, "grpc", request, None, deadline(context))
         if reply.code != "OK":
             await context.abort(status_code(reply.code), str(reply.body))
-        assert isinstance(reply.body, bytes)
+        # A large answer came out of band, as a buffer; gRPC sends bytes.
+        body = reply.body if isinstance(reply.body, bytes) else bytes(reply.body)
         if log is not None and log.enabled:
-            log.predict_bytes(reply.model, request, reply.body)
-        return reply.body
+            log.predict_bytes(reply.model, request, body)
+        return body
 
     return handle
 

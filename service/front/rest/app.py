@@ -66,16 +66,51 @@ def reply_status(reply: Reply) -> int:
     return HTTP_STATUS.get(reply.code, 500)
 
 
-async def read_body(request: web.Request, max_bytes: int) -> bytes:
-    """The whole body, refused before it is read when it declares more than `max_bytes`."""
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise RequestTooLarge(
-            f"the body has {request.content_length} bytes; the limit is {max_bytes}"
-        )
-    try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise RequestTooLarge(f"the body is over the limit of {max_bytes} bytes") from None
+async def read_body(request: web.Request, max_bytes: int) -> bytes | bytearray:
+    """The whole body, refused before it is read when it declares more than `max_bytes`.
+
+    A large body is read into one buffer of its declared size, piece by piece as it arrives,
+    and crosses to the worker out of band: aiohttp's read() would join the pieces in one copy,
+    holding up every small request on this event loop for its length."""
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise RequestTooLarge(f"the body has {length} bytes; the limit is {max_bytes}")
+    if length is None or length < channel.LARGE_BYTES:
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise RequestTooLarge(f"the body is over the limit of {max_bytes} bytes") from None
+    body = bytearray(length)
+    filled = 0
+    with memoryview(body) as view:
+        async for piece in request.content.iter_any():
+            view[filled : filled + len(piece)] = piece
+            filled += len(piece)
+    if filled != length:
+        raise InvalidArgument(f"the body ended after {filled} of its {length} bytes")
+    return body
+
+
+async def body_response(
+    request: web.Request, body: Any, headers: dict[str, str]
+) -> web.StreamResponse:
+    """A worker's answer; a large one (a buffer that came out of band) is written CHUNK_BYTES at
+    a time, waiting for the socket to drain, so no turn of the event loop copies it whole."""
+    if len(body) < channel.LARGE_BYTES:
+        return web.Response(body=body, headers=headers)
+    response = web.StreamResponse(headers=headers)
+    response.content_length = len(body)
+    await response.prepare(request)
+    with memoryview(body) as view:
+        for start in range(0, len(view), CHUNK_BYTES):
+            await response.write(view[start : start + CHUNK_BYTES])
+    await response.write_eof()
+    return response
+
+
+CHUNK_BYTES = 1 << 20
+"""How much of a large answer one turn of the event loop writes."""
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def json_response(payload: Any, status: int = 200) -> web.Response:
@@ -201,7 +236,9 @@ class RestApi:
             log.exception("unexpected error in %s %s", request.method, request.path)
             return json_response({"error": "internal error; see the server log"}, 500)
 
-    async def _forward_predict(self, request: web.Request, match: re.Match[str]) -> web.Response:
+    async def _forward_predict(
+        self, request: web.Request, match: re.Match[str]
+    ) -> web.StreamResponse:
         """:predict crosses the front as bytes: a worker parses, checks, runs and encodes."""
         started = time.monotonic()
         name = match["name"]
@@ -226,7 +263,7 @@ class RestApi:
             return json_response({"error": reply.body}, reply_status(reply))
         if log and reply.extra is not None:
             self._log.rest_predict_bytes(reply.model, *reply.extra[1])  # type: ignore[union-attr]
-        return web.Response(body=reply.body, content_type="application/json")
+        return await body_response(request, reply.body, JSON_HEADERS)
 
     async def _dispatch(
         self,

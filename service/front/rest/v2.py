@@ -19,7 +19,14 @@ from aiohttp import web
 
 from service.front.dataplane import DataPlane, Tally
 from service.front.metrics import ALL_MODELS
-from service.front.rest.app import http_status, json_response, read_body, reply_status
+from service.front.rest.app import (
+    JSON_HEADERS,
+    body_response,
+    http_status,
+    json_response,
+    read_body,
+    reply_status,
+)
 from service.front.v2 import calls
 from service.front.v2.metadata import server_metadata
 from service.front.v2.repository import ModelRepository, load_base_path
@@ -111,7 +118,7 @@ class V2Rest:
             return await self._call("model_ready", ready)
         return await self._call("model_metadata", describe)
 
-    async def _infer(self, request: web.Request, name: str, version: str) -> web.Response:
+    async def _infer(self, request: web.Request, name: str, version: str) -> web.StreamResponse:
         """Infer crosses the front as bytes: a worker decodes, checks, runs and encodes."""
         started = time.monotonic()
 
@@ -132,14 +139,12 @@ class V2Rest:
             return _error(reply_status(reply), str(reply.body))
         length = reply.extra[0] if reply.extra else None
         if length is None:
-            return web.Response(body=reply.body, content_type="application/json")
-        return web.Response(
-            body=reply.body,
-            headers={
-                http_body.HEADER_LENGTH: str(length),
-                "Content-Type": "application/octet-stream",
-            },
-        )
+            return await body_response(request, reply.body, JSON_HEADERS)
+        headers = {
+            http_body.HEADER_LENGTH: str(length),
+            "Content-Type": "application/octet-stream",
+        }
+        return await body_response(request, reply.body, headers)
 
     # -- repository ---------------------------------------------------------------------------
 

@@ -169,11 +169,14 @@ class WorkerPool:
 
     # -- calls --------------------------------------------------------------------------------
 
-    def forward(self, kind: str, size: int, *args: Any) -> "asyncio.Future[Any]":
+    def forward(self, kind: str, route: Any, body: Any, *rest: Any) -> "asyncio.Future[Any]":
         """Send a request's bytes to a worker; the future gets (code, body, extra, header)."""
+        size = len(body)
         worker = self._pick_for(size)
         self._calls[worker.index].inc()
-        return worker.call(kind, *args)
+        if size >= channel.LARGE_BYTES:
+            return worker.call_large(kind, route, channel.out_of_band(body), *rest)
+        return worker.call(kind, route, body, *rest)
 
     def _pick_for(self, size: int) -> WorkerProcess:
         """The least busy worker that holds every version; one still reloading after a

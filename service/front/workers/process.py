@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, int]
 
+CHUNK_BYTES = 1 << 20
+"""How much of a large body one turn of the event loop writes to a worker's socket."""
+
 EXIT_WAIT_SECONDS = 0.2
 """How long the front waits for a worker whose connection closed to be reaped."""
 
@@ -76,7 +79,11 @@ class WorkerProcess(asyncio.Protocol):
         self.killed_by: tuple[str, tuple[Any, ...]] | None = None
         """The call this worker was running when it died, if it was running one."""
         self._board: Board | None = None
-        self._outgoing: list[bytes] = []
+        self._outgoing: list[bytes | memoryview] = []
+        self._streaming = False
+        """A large body is being written: what follows it waits behind it."""
+        self._paused = False
+        """The transport's buffer is over its high-water mark."""
         self._reader = channel.FrameReader()
         self._transport: asyncio.Transport | None = None
         self._started: asyncio.Future[int] | None = None
@@ -120,36 +127,79 @@ class WorkerProcess(asyncio.Protocol):
 
     def call(self, op: str, *args: Any) -> asyncio.Future[Any]:
         """Send one message; the future gets the worker's answer or its error."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        if self._transport is None or self._closing:
-            future.set_exception(Unavailable(f"TensorFlow worker {self.index} is not running"))
-            return future
-        call_id = next(self._ids)
-        self._pending[call_id] = future
-        self._ops[call_id] = (op, args)
-        if not self._outgoing:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._outgoing.append(channel.frame((op, call_id, *args)))
+        future, call_id = self._register(op, args)
+        if call_id is not None:
+            self._queue(channel.frame((op, call_id, *args)))
+        return future
+
+    def call_large(self, op: str, *args: Any) -> asyncio.Future[Any]:
+        """`call` for a message holding a body marked by `channel.out_of_band`: the body is
+        written CHUNK_BYTES at a time as the socket drains, so that no turn of the event loop
+        copies it whole while small requests wait."""
+        future, call_id = self._register(op, args)
+        if call_id is not None:
+            header, *body = channel.frame_parts((op, call_id, *args))
+            self._queue(header)
+            self._outgoing.extend(body)
+            self._streaming = True
         return future
 
     def send(self, op: str, *args: Any) -> None:
         """Send a message that wants no answer; dropped when the worker is not running (a
         restarted worker is sent the whole state again)."""
+        if self._transport is not None and not self._closing:
+            self._queue(channel.frame((op, channel.NO_REPLY, *args)))
+
+    def _register(self, op: str, args: tuple[Any, ...]) -> tuple[asyncio.Future[Any], int | None]:
+        """A future for a call, and its id; no id when the worker is not running."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self._transport is None or self._closing:
-            return
+            future.set_exception(Unavailable(f"TensorFlow worker {self.index} is not running"))
+            return future, None
+        call_id = next(self._ids)
+        self._pending[call_id] = future
+        self._ops[call_id] = (op, args)
+        return future, call_id
+
+    def _queue(self, frame: bytes) -> None:
         if not self._outgoing:
             asyncio.get_running_loop().call_soon(self._flush)
-        self._outgoing.append(channel.frame((op, channel.NO_REPLY, *args)))
+        self._outgoing.append(frame)
 
     def _flush(self) -> None:
+        if self._streaming:
+            self._stream()
+            return
         if self._transport is not None and self._outgoing:
             self._transport.write(b"".join(self._outgoing))
         self._outgoing.clear()
 
+    def _stream(self) -> None:
+        """Write what waits, in order, a large body a chunk at a time, until the transport asks
+        to pause; `resume_writing` goes on."""
+        outgoing, transport = self._outgoing, self._transport
+        while outgoing and transport is not None and not self._paused:
+            piece = outgoing[0]
+            if len(piece) > CHUNK_BYTES:
+                transport.write(piece[:CHUNK_BYTES])
+                outgoing[0] = piece[CHUNK_BYTES:]
+            else:
+                transport.write(piece)
+                del outgoing[0]
+        self._streaming = bool(outgoing)
+
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        self._transport = transport  # type: ignore[assignment]
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._streaming:
+            self._stream()
 
     def data_received(self, data: bytes) -> None:
         for call_id, ok, payload in self._reader.feed(data):
@@ -185,6 +235,8 @@ class WorkerProcess(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        self._outgoing.clear()
+        self._streaming = False
         self.ready = self.complete = False
         self.loaded.clear()
         how = "was stopped" if self._closing else self._exit_description()
