@@ -171,13 +171,8 @@ def test_a_killed_worker_fails_its_requests_fast_and_comes_back(
 ) -> None:
     server = two_workers
     restarts_before = metric(server, "blockserve_worker_restarts_total")
-    long_calls = [predict_sleepy_future(server, 20.0) for _ in range(2)]
-    # Both workers are asleep in TensorFlow (one call each); kill them both.
-    wait_until(
-        "both workers are busy",
-        lambda: metric(server, "blockserve_inflight_requests") >= 2,
-        timeout=10,
-    )
+    long_calls = both_workers_asleep(server)
+    # Both workers are asleep in TensorFlow (one call each); kill them all.
     time.sleep(0.3)
     started = time.monotonic()
     for worker in workers_of(server):
@@ -210,12 +205,7 @@ def test_requests_a_dying_worker_had_not_started_are_served_by_another(
     wait_until("every worker is back", lambda: len(workers_of(server)) == 3)
     wait_until("sleepy answers", lambda: answers(server, "sleepy", np.zeros((1, 1), np.float32)))
     resent = metric(server, "blockserve_requests_resent_total")
-    long_calls = [predict_sleepy_future(server, 20.0) for _ in range(2)]
-    wait_until(
-        "both workers are busy",
-        lambda: metric(server, "blockserve_inflight_requests") >= 2,
-        timeout=10,
-    )
+    long_calls = both_workers_asleep(server)
     # Each worker runs a long call; these wait behind them, never started.
     queued = [
         server.prediction.Predict.future(predict_request("mlp", {"x": X}), timeout=CALL_TIMEOUT)
@@ -239,6 +229,17 @@ def test_requests_a_dying_worker_had_not_started_are_served_by_another(
         np.testing.assert_array_equal(float_output(call.result().outputs["y"]), expected)
     # Four resent at least: one may meet the other dying worker before the lane.
     assert metric(server, "blockserve_requests_resent_total") - resent >= 4
+
+
+def both_workers_asleep(server: ServerProcess) -> list[grpc.Future]:
+    """A 20 s call of `sleepy` in each worker, once both are running."""
+    long_calls = [predict_sleepy_future(server, 20.0) for _ in range(2)]
+    wait_until(
+        "both workers are busy",
+        lambda: metric(server, "blockserve_inflight_requests") >= 2,
+        timeout=10,
+    )
+    return long_calls
 
 
 def predict_sleepy_future(server: ServerProcess, seconds: float) -> grpc.Future:
