@@ -21,7 +21,7 @@ from service.front.repository.manager import ModelManager, VersionStatus
 from service.front.scheduler import DirectScheduler
 from service.front.workers.crashes import named_model
 from service.front.workers.loaded import LoadedVersion
-from service.front.workers.pool import WorkerPool
+from service.front.workers.pool import MAX_RESENDS, WorkerPool
 from service.insight.merge import merge_insight
 from service.protos.blockserve.v1 import inspection_pb2
 from service.shared import channel
@@ -47,10 +47,6 @@ from service.shared.types import (
 )
 
 log = logging.getLogger(__name__)
-
-MAX_RESENDS = 3
-"""Times a request goes to another worker because the one that had it died before starting it
-(each time a different death: never a request that was running)."""
 
 _NO_HEADER = (UNKNOWN_MODEL, "", "", 0.0, 0.0, 0, "")
 """The header of a request no worker answered."""

@@ -6,7 +6,8 @@ import numpy as np
 
 from service.front.metrics import Children, Metrics
 from service.front.workers.loaded import LoadedVersion
-from service.shared.errors import ResourceExhausted
+from service.front.workers.pool import MAX_RESENDS
+from service.shared.errors import NotStarted, ResourceExhausted
 
 
 def rows_of(inputs: dict[str, np.ndarray]) -> int:
@@ -22,6 +23,7 @@ class DirectScheduler:
         self._queue_durations = Children(metrics.queue_duration)
         self._inference_durations = Children(metrics.inference_duration)
         self._batch_sizes = Children(metrics.batch_size)
+        self._resent = metrics.resent
         self._max_queued = max_queued
         self._queued = 0
 
@@ -45,7 +47,14 @@ class DirectScheduler:
         self._queued += 1
         enqueued = time.monotonic()
         try:
-            result, started, seconds = await model.run(signature, inputs, outputs, deadline)
+            for resends in range(MAX_RESENDS + 1):
+                try:
+                    result, started, seconds = await model.run(signature, inputs, outputs, deadline)
+                    break
+                except NotStarted:  # its worker died before starting it: another takes it
+                    if resends == MAX_RESENDS:
+                        raise
+                    self._resent.inc()
         finally:
             self._queued -= 1
         version = str(model.version)

@@ -21,7 +21,7 @@ from tests.conftest import export
 from tests.reliability.conftest import metric, seed_copy
 from tests.reliability.savedmodels import write_tiny_models
 from tests.service.conftest import CALL_TIMEOUT, ServerProcess, copy_version, write_model_config
-from tests.service.wire import float_output, predict_request
+from tests.service.wire import example, float_output, predict_request, regress_request
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def mapped_files(pid: int) -> str:
 
 @pytest.fixture(scope="module")
 def two_workers(
-    tmp_path_factory: pytest.TempPathFactory, exported: Path
+    tmp_path_factory: pytest.TempPathFactory, exported: Path, tfserving_testdata: Path
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("workers")
     tiny = write_tiny_models(root / "tiny")
@@ -66,6 +66,7 @@ def two_workers(
         "mlp": exported / "mlp",
         "swapped": seed_copy(exported, "mlp", root / "swapped"),  # the swap test adds to it
         "sleepy": tiny["sleepy"],
+        "half_plus_two": tfserving_testdata / "saved_model_half_plus_two_cpu",  # Regress
     }
     config = write_model_config(root / "models.config", models)
     flags = [
@@ -211,9 +212,13 @@ def test_requests_a_dying_worker_had_not_started_are_served_by_another(
         server.prediction.Predict.future(predict_request("mlp", {"x": X}), timeout=CALL_TIMEOUT)
         for _ in range(4)
     ]
+    # Regress decodes in the front and runs its arrays in a worker: resent all the same.
+    regress = server.prediction.Regress.future(
+        regress_request("half_plus_two", "regress_x_to_y", example(x=3.0)), timeout=CALL_TIMEOUT
+    )
     wait_until(
-        "the four wait in the workers",
-        lambda: metric(server, "blockserve_inflight_requests") >= 6,
+        "the five wait in the workers",
+        lambda: metric(server, "blockserve_inflight_requests") >= 7,
         timeout=10,
     )
     time.sleep(0.3)
@@ -227,8 +232,9 @@ def test_requests_a_dying_worker_had_not_started_are_served_by_another(
     expected = predict(server, "mlp")
     for call in queued:
         np.testing.assert_array_equal(float_output(call.result().outputs["y"]), expected)
-    # Four resent at least: one may meet the other dying worker before the lane.
-    assert metric(server, "blockserve_requests_resent_total") - resent >= 4
+    assert [r.value for r in regress.result().result.regressions] == [3.5]
+    # Five resent at least: one may meet the other dying worker before the lane.
+    assert metric(server, "blockserve_requests_resent_total") - resent >= 5
 
 
 def both_workers_asleep(server: ServerProcess) -> list[grpc.Future]:

@@ -34,6 +34,10 @@ STARTING = "the server is starting: its models are still loading; try again shor
 Outcome = tuple[dict[str, np.ndarray], float, float]
 """A call's outputs, when TensorFlow started it (monotonic clock) and how long it took."""
 
+MAX_RESENDS = 3
+"""Times a request goes to another worker because the one that had it died before starting it
+(each time a different death: never a request that was running)."""
+
 
 class WorkerPool:
     """Starts, feeds, restarts and stops the worker processes."""
